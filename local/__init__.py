@@ -1,0 +1,1 @@
+"""The embedded local stack: everything needed to run the job without an Azure subscription."""
