@@ -51,7 +51,9 @@ def _checksum(footer: bytes) -> int:
     return ~total & 0xFFFFFFFF
 
 
-def build_footer(disk_size: int, *, timestamp: int | None = None, unique_id: uuid.UUID | None = None) -> bytes:
+def build_footer(
+    disk_size: int, *, timestamp: int | None = None, unique_id: uuid.UUID | None = None
+) -> bytes:
     """The footer of a fixed VHD whose disk (data before the footer) is `disk_size` bytes."""
     if disk_size <= 0 or disk_size % 512:
         raise ValueError(f"a VHD disk size must be a positive multiple of 512 bytes, not {disk_size}")

@@ -1,0 +1,210 @@
+"""Settings: read once from the environment into one immutable object, validated at load.
+
+Every variable is documented in the README's settings table; a bad value raises SettingsError
+naming the variable and what is allowed.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+
+from gallery_publisher.errors import SettingsError
+
+PREFIX = "GALLERY_PUBLISHER_"
+STORAGE_ACCOUNT_TYPES = ("Standard_LRS", "Standard_ZRS", "Premium_LRS")
+REPLICATION_MODES = ("Full", "Shallow")
+DEFAULT_REGIONS = "eastus=1,germanywestcentral=1,westus2=1,southeastasia=1,southcentralus=1"
+DEFAULT_ALLOWED_SOURCE_HOSTS = "*.s3.amazonaws.com,*.s3.*.amazonaws.com,*.s3-accelerate.amazonaws.com,*.s3-accelerate.dualstack.amazonaws.com"
+MAX_REPLICAS = 100  # Azure's limit for regionalReplicaCount
+
+_GALLERY_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.]{0,78}[A-Za-z0-9]")
+_RESOURCE_GROUP = re.compile(r"[-\w._()]{1,89}[-\w_()]")
+_STORAGE_ACCOUNT = re.compile(r"[a-z0-9]{3,24}")
+_REGION = re.compile(r"[a-z0-9]{2,40}")
+_HOST_PATTERN = re.compile(r"[a-z0-9*.-]+")
+_FAMILY_PATTERN = re.compile(r"[a-z0-9*?-]+")
+
+
+@dataclass(frozen=True)
+class TargetRegion:
+    name: str
+    replicas: int
+
+
+@dataclass(frozen=True)
+class Settings:
+    ci_gallery: str = "almalinux_ci"
+    public_gallery: str = "almalinux"
+    resource_group: str = "rg-alma-images"
+    subscription_id: str = ""
+    storage_account: str = "almalinux"
+    storage_account_id: str = ""  # derived from subscription, group and account when not set
+    storage_connection_string: str | None = field(default=None, repr=False)  # secret
+    blob_endpoint: str = ""  # derived from the account (or the connection string) when not set
+    arm_endpoint: str = "https://management.azure.com"
+    target_regions: tuple[TargetRegion, ...] = ()
+    storage_account_type: str = "Standard_LRS"
+    never_public: tuple[str, ...] = ("kitten-*", "10-*", "9-arm64-64k")
+    end_of_life_date: date | None = None
+    exclude_from_latest: bool = False
+    replication_mode: str = "Full"
+    mattermost_webhook_url: str | None = field(default=None, repr=False)  # secret
+    mattermost_channel: str = ""
+    mattermost_username: str = "gallery-publisher"
+    allowed_source_hosts: tuple[str, ...] = ()
+    local_mode: bool = False
+
+    def is_never_public(self, family_key: str) -> bool:
+        return any(fnmatch.fnmatchcase(family_key, pattern) for pattern in self.never_public)
+
+
+def _text(env: Mapping[str, str], name: str, default: str) -> str:
+    return env.get(name, "").strip() or default
+
+
+def _matching(env: Mapping[str, str], name: str, default: str, pattern: re.Pattern[str], allowed: str) -> str:
+    value = _text(env, name, default)
+    if not pattern.fullmatch(value):
+        raise SettingsError(f"{name}={value!r} is not allowed: {allowed}")
+    return value
+
+
+def _choice(env: Mapping[str, str], name: str, default: str, choices: tuple[str, ...]) -> str:
+    value = _text(env, name, default)
+    if value not in choices:
+        raise SettingsError(f"{name}={value!r} is not allowed: use one of {', '.join(choices)}")
+    return value
+
+
+def parse_bool(name: str, value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise SettingsError(f"{name}={value!r} is not allowed: use true or false")
+
+
+def parse_regions(name: str, value: str) -> tuple[TargetRegion, ...]:
+    """`eastus=1,westus2=2`: region names as Azure's CLI writes them, each with its replica count."""
+    regions: list[TargetRegion] = []
+    for item in (part.strip() for part in value.split(",")):
+        region, _, count = item.partition("=")
+        region = region.strip().lower()
+        if not _REGION.fullmatch(region):
+            raise SettingsError(
+                f"{name}: {item!r} is not a region: write regions like eastus=1,westus2=1 (name=replicas)"
+            )
+        replicas = count.strip() or "1"
+        if not replicas.isdigit() or not 1 <= int(replicas) <= MAX_REPLICAS:
+            raise SettingsError(
+                f"{name}: replicas for {region} must be a whole number from 1 to {MAX_REPLICAS}"
+            )
+        if any(r.name == region for r in regions):
+            raise SettingsError(f"{name}: region {region} is listed twice")
+        regions.append(TargetRegion(region, int(replicas)))
+    return tuple(regions)
+
+
+def parse_end_of_life(name: str, value: str) -> date | None:
+    if not value.strip():
+        return None
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        raise SettingsError(f"{name}={value!r} is not allowed: use a date like 2030-06-30") from None
+
+
+def _patterns(env: Mapping[str, str], name: str, default: str, pattern: re.Pattern[str]) -> tuple[str, ...]:
+    raw = env.get(name, default)
+    items = tuple(item.strip().lower() for item in raw.split(",") if item.strip())
+    for item in items:
+        if not pattern.fullmatch(item):
+            raise SettingsError(
+                f"{name}: {item!r} is not allowed: use comma-separated names with * wildcards"
+            )
+    return items
+
+
+def _blob_endpoint_from(connection_string: str) -> str | None:
+    parts = dict(p.split("=", 1) for p in connection_string.split(";") if "=" in p)
+    return parts.get("BlobEndpoint", "").rstrip("/") or None
+
+
+def load_settings(env: Mapping[str, str]) -> Settings:
+    """Build the Settings from an environment mapping (os.environ in production)."""
+    subscription_id = _text(env, "AZURE_SUBSCRIPTION_ID", "")
+    resource_group = _matching(
+        env,
+        PREFIX + "RESOURCE_GROUP",
+        "rg-alma-images",
+        _RESOURCE_GROUP,
+        "a resource group name (1-90 characters)",
+    )
+    storage_account = _matching(
+        env, PREFIX + "STORAGE_ACCOUNT", "almalinux", _STORAGE_ACCOUNT, "3-24 lower-case letters and digits"
+    )
+    connection_string = env.get("AZURE_STORAGE_CONNECTION_STRING", "").strip() or None
+    blob_endpoint = _text(env, PREFIX + "BLOB_ENDPOINT", "").rstrip("/")
+    if not blob_endpoint:
+        from_connection = _blob_endpoint_from(connection_string) if connection_string else None
+        blob_endpoint = from_connection or f"https://{storage_account}.blob.core.windows.net"
+    if not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", blob_endpoint):
+        raise SettingsError(f"{PREFIX}BLOB_ENDPOINT={blob_endpoint!r} is not allowed: use an http(s) URL")
+    storage_account_id = _text(
+        env,
+        PREFIX + "STORAGE_ACCOUNT_ID",
+        f"/subscriptions/{subscription_id or '{subscription}'}/resourceGroups/{resource_group}"
+        f"/providers/Microsoft.Storage/storageAccounts/{storage_account}",
+    )
+    if not storage_account_id.startswith("/subscriptions/"):
+        raise SettingsError(
+            f"{PREFIX}STORAGE_ACCOUNT_ID={storage_account_id!r} is not allowed: use the storage account's "
+            "resource id, /subscriptions/…/providers/Microsoft.Storage/storageAccounts/NAME"
+        )
+    webhook = env.get(PREFIX + "MATTERMOST_WEBHOOK_URL", "").strip() or None
+    if webhook and not webhook.startswith("https://"):
+        raise SettingsError(f"{PREFIX}MATTERMOST_WEBHOOK_URL is not allowed: it must be an https URL")
+    arm_endpoint = _text(env, PREFIX + "ARM_ENDPOINT", "https://management.azure.com").rstrip("/")
+    if not re.fullmatch(r"https?://[^\s/?#]+", arm_endpoint):
+        raise SettingsError(
+            f"{PREFIX}ARM_ENDPOINT={arm_endpoint!r} is not allowed: use a scheme and host only"
+        )
+    return Settings(
+        ci_gallery=_matching(env, PREFIX + "CI_GALLERY", "almalinux_ci", _GALLERY_NAME, "a gallery name"),
+        public_gallery=_matching(
+            env, PREFIX + "PUBLIC_GALLERY", "almalinux", _GALLERY_NAME, "a gallery name"
+        ),
+        resource_group=resource_group,
+        subscription_id=subscription_id,
+        storage_account=storage_account,
+        storage_account_id=storage_account_id,
+        storage_connection_string=connection_string,
+        blob_endpoint=blob_endpoint,
+        arm_endpoint=arm_endpoint,
+        target_regions=parse_regions(
+            PREFIX + "TARGET_REGIONS", _text(env, PREFIX + "TARGET_REGIONS", DEFAULT_REGIONS)
+        ),
+        storage_account_type=_choice(
+            env, PREFIX + "STORAGE_ACCOUNT_TYPE", "Standard_LRS", STORAGE_ACCOUNT_TYPES
+        ),
+        never_public=_patterns(env, PREFIX + "NEVER_PUBLIC", "kitten-*,10-*,9-arm64-64k", _FAMILY_PATTERN),
+        end_of_life_date=parse_end_of_life(
+            PREFIX + "END_OF_LIFE_DATE", env.get(PREFIX + "END_OF_LIFE_DATE", "")
+        ),
+        exclude_from_latest=parse_bool(
+            PREFIX + "EXCLUDE_FROM_LATEST", env.get(PREFIX + "EXCLUDE_FROM_LATEST", "false") or "false"
+        ),
+        replication_mode=_choice(env, PREFIX + "REPLICATION_MODE", "Full", REPLICATION_MODES),
+        mattermost_webhook_url=webhook,
+        mattermost_channel=_text(env, PREFIX + "MATTERMOST_CHANNEL", ""),
+        mattermost_username=_text(env, PREFIX + "MATTERMOST_USERNAME", "gallery-publisher"),
+        allowed_source_hosts=_patterns(
+            env, PREFIX + "ALLOWED_SOURCE_HOSTS", DEFAULT_ALLOWED_SOURCE_HOSTS, _HOST_PATTERN
+        ),
+        local_mode=parse_bool(PREFIX + "LOCAL_MODE", env.get(PREFIX + "LOCAL_MODE", "false") or "false"),
+    )
