@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from urllib.parse import unquote, urlsplit
 
@@ -94,10 +95,11 @@ def file_name_of(image: str) -> str:
 
 
 def _refuse(name: str, why: str = "") -> ImageNameError:
-    shown = name if len(name) <= 200 else name[:200] + "…"
-    accepted = "\n".join(f"  - {pattern}" for pattern in ACCEPTED_PATTERNS)
+    printable = "".join(c if c.isprintable() else "?" for c in name)
+    shown = printable if len(printable) <= 200 else printable[:200] + "…"
+    accepted = "; ".join(ACCEPTED_PATTERNS)
     reason = f" ({why})" if why else ""
-    return ImageNameError(f"Could not parse filename '{shown}'{reason}. Accepted patterns:\n{accepted}")
+    return ImageNameError(f"Could not parse filename '{shown}'{reason}. Accepted patterns: {accepted}")
 
 
 def parse_image_name(image: str) -> ImageName:
@@ -117,6 +119,10 @@ def parse_image_name(image: str) -> ImageName:
 def _image_from_match(name: str, match: re.Match[str]) -> ImageName:
     fields = match.groupdict()
     release = fields["release"]
+    try:
+        datetime.strptime(fields["date"], "%Y%m%d")
+    except ValueError:
+        raise _refuse(name, f"{fields['date']} is not a date") from None
     kitten = name.startswith("AlmaLinux-Kitten-")
     if fields.get("major") is not None and fields["major"] != release.split(".")[0]:
         raise _refuse(name, f"major version {fields['major']} does not match release {release}")

@@ -1,0 +1,3 @@
+from gallery_publisher.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,151 @@
+"""The command line: `gallery-publisher COMMAND …`, and the old script's flags for those who know them.
+
+Every command runs the same core as the Function App, so each capability can be tried by hand.
+Refusals exit with status 2 and one line on stderr, nothing on stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Callable, Sequence
+
+from gallery_publisher.errors import PublishError
+from gallery_publisher.image_names import ImageType, SourceKind, parse_image_name
+from gallery_publisher.plan import ExistingState, PublishRequest, make_plan
+from gallery_publisher.settings import Settings, load_settings
+
+EXIT_REFUSED = 2
+Command = Callable[[argparse.Namespace], int]
+
+
+def _settings(overrides: dict[str, str] | None = None) -> Settings:
+    return load_settings({**os.environ, **(overrides or {})})
+
+
+def _existing_state(request: PublishRequest, settings: Settings, offline: bool) -> ExistingState:
+    if offline:
+        return ExistingState()
+    raise PublishError(
+        "reading existing blobs and versions from Azure is not available yet; pass --offline to plan "
+        "as if nothing had been uploaded"
+    )
+
+
+def run_plan(args: argparse.Namespace) -> int:
+    settings = _settings(getattr(args, "setting_overrides", None))
+    request = PublishRequest(
+        image_url=args.image, url_type=args.url_type, dry_run=True, public_gallery=args.public_gallery
+    )
+    plan = make_plan(request, settings, _existing_state(request, settings, args.offline))
+    print(json.dumps(plan.to_json(), indent=None if args.json else 2) if args.json else plan.render_text())
+    return 0
+
+
+def add_plan_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("image", help="image file name, local path, or URL (RAW on S3 or VHD blob)")
+    parser.add_argument("--public-gallery", action="store_true", help="publish to the public gallery")
+    parser.add_argument("--offline", action="store_true", help="no network: assume no earlier uploads")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument(
+        "--url-type", type=SourceKind, choices=list(SourceKind), help="raw or vhd (default: from the name)"
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="gallery-publisher",
+        description="Publish AlmaLinux OS images to Azure Compute Galleries. "
+        "Old-style flags (-d -t -i -u -f -g -r -s -v) are accepted too: see `gallery-publisher -h legacy`.",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug output on stderr")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    plan = commands.add_parser("plan", help="show what would be published where (a dry run)")
+    add_plan_arguments(plan)
+    plan.set_defaults(run=run_plan)
+    return parser
+
+
+# The old azure_uploader.sh flags, mapped onto the same plan and publish path.
+LEGACY_FLAGS = frozenset({"-d", "-t", "-i", "-u", "-f", "-g", "-r", "-s"})
+
+
+def build_legacy_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="gallery-publisher",
+        description="The flags of the old azure_uploader.sh. Dry run unless -f.",
+    )
+    parser.add_argument(
+        "-d", dest="release", required=True, help='distribution version ("9.6", "10.0", "10" for Kitten)'
+    )
+    parser.add_argument("-t", dest="image_type", required=True, type=ImageType, choices=list(ImageType))
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("-i", dest="image", help="RAW image path or URL to upload")
+    source.add_argument("-u", dest="blob_uri", help="VHD blob URI, when already uploaded")
+    parser.add_argument(
+        "-f", dest="force", action="store_true", help="perform the operations (default: dry run)"
+    )
+    parser.add_argument("-g", dest="gallery", help="gallery name (the public gallery name means public)")
+    parser.add_argument("-r", dest="resource_group", help="resource group name")
+    parser.add_argument("-s", dest="storage_account", help="storage account name")
+    parser.add_argument("-v", dest="verbose", action="store_true", help="debug output on stderr")
+    return parser
+
+
+def legacy_to_args(legacy: argparse.Namespace) -> argparse.Namespace:
+    """Check the old flags against the image name and translate them into a `plan` call."""
+    image = legacy.image or legacy.blob_uri
+    parsed = parse_image_name(image)
+    release = "10" if parsed.kitten else parsed.release
+    if legacy.release != release:
+        raise PublishError(f"-d {legacy.release} does not match the image name, which is release {release}")
+    if legacy.image_type != parsed.image_type:
+        raise PublishError(
+            f"-t {legacy.image_type} does not match the image name, which is {parsed.image_type}"
+        )
+    overrides: dict[str, str] = {}
+    if legacy.resource_group:
+        overrides["GALLERY_PUBLISHER_RESOURCE_GROUP"] = legacy.resource_group
+    if legacy.storage_account:
+        overrides["GALLERY_PUBLISHER_STORAGE_ACCOUNT"] = legacy.storage_account
+    settings = _settings(overrides)
+    public = legacy.gallery == settings.public_gallery
+    if legacy.gallery and not public and legacy.gallery != settings.ci_gallery:
+        overrides["GALLERY_PUBLISHER_CI_GALLERY"] = legacy.gallery
+    if legacy.force:
+        raise PublishError(
+            "publishing (-f) is not available yet from the command line; drop -f for a dry run"
+        )
+    return argparse.Namespace(
+        run=run_plan,
+        image=image,
+        url_type=SourceKind.VHD if legacy.blob_uri else SourceKind.RAW,
+        public_gallery=public,
+        offline=True,
+        json=False,
+        verbose=legacy.verbose,
+        setting_overrides=overrides,
+    )
+
+
+def parse_args(argv: Sequence[str]) -> argparse.Namespace:
+    if argv and argv[0] in LEGACY_FLAGS:
+        return legacy_to_args(build_legacy_parser().parse_args(argv))
+    if list(argv[:2]) == ["-h", "legacy"]:
+        build_legacy_parser().print_help()
+        raise SystemExit(0)
+    return build_parser().parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        args = parse_args(sys.argv[1:] if argv is None else argv)
+        logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, stream=sys.stderr)
+        run: Command = args.run
+        return run(args)
+    except PublishError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_REFUSED
