@@ -1,0 +1,149 @@
+"""The job report: what happened, as structured data and as the Markdown job summary (behaviour.md §7).
+
+The records travel through Durable Functions as plain JSON, so each has to_json/from_json.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from gallery_publisher.urls import redact_url
+
+
+@dataclass(frozen=True)
+class RegionState:
+    region: str
+    state: str  # Unknown, Replicating, Completed, Failed
+    progress: int  # 0-100
+
+
+@dataclass(frozen=True)
+class VersionOutcome:
+    gallery: str
+    definition: str
+    version: str
+    state: str  # Succeeded, Failed, TimedOut, or AlreadyPublished (a re-run found it done)
+    regions: tuple[RegionState, ...] = ()
+    seconds: float = 0.0
+    error_code: str = ""
+    error_message: str = ""
+
+    @property
+    def path(self) -> str:
+        return f"{self.gallery}/{self.definition}/{self.version}"
+
+    @property
+    def succeeded(self) -> bool:
+        return self.state in ("Succeeded", "AlreadyPublished")
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> VersionOutcome:
+        regions = tuple(RegionState(**r) for r in data.get("regions", ()))
+        return cls(**{**data, "regions": regions})
+
+
+@dataclass(frozen=True)
+class JobResult:
+    """The outcome of one publishing job; `plan` is PublishPlan.to_json()."""
+
+    plan: dict[str, Any]
+    outcome: str  # "published", "dry_run" or "failed"
+    versions: tuple[VersionOutcome, ...] = ()
+    staged: dict[str, Any] | None = None  # StageResult JSON when a RAW was staged
+    failed_step: str = ""
+    error_code: str = ""
+    error_message: str = ""
+    durations: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def succeeded(self) -> bool:
+        return self.outcome in ("published", "dry_run")
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "plan": self.plan,
+            "outcome": self.outcome,
+            "versions": [v.to_json() for v in self.versions],
+            "staged": self.staged,
+            "failed_step": self.failed_step,
+            "error_code": self.error_code,
+            "error_message": self.error_message,
+            "durations": self.durations,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> JobResult:
+        return cls(
+            plan=data["plan"],
+            outcome=data["outcome"],
+            versions=tuple(VersionOutcome.from_json(v) for v in data.get("versions", ())),
+            staged=data.get("staged"),
+            failed_step=data.get("failed_step", ""),
+            error_code=data.get("error_code", ""),
+            error_message=data.get("error_message", ""),
+            durations=dict(data.get("durations", {})),
+        )
+
+
+def _mark(flag: bool) -> str:
+    return "✅" if flag else "❌"
+
+
+def _duration(seconds: float) -> str:
+    minutes, secs = divmod(round(seconds), 60)
+    return f"{minutes} min {secs} s" if minutes else f"{secs} s"
+
+
+def _version_lines(result: JobResult) -> list[str]:
+    lines: list[str] = []
+    if result.outcome == "dry_run":
+        return [
+            f"- Would create: '{v['gallery']}/{v['definition']}/{v['version']}'"
+            for v in result.plan["versions"]
+        ]
+    for version in result.versions:
+        if version.state == "AlreadyPublished":
+            lines.append(f"- Already published: '{version.path}' (nothing to do)")
+        elif version.succeeded:
+            lines.append(f"- Created: '{version.path}' in {_duration(version.seconds)}")
+        else:
+            error = f": {version.error_code} {version.error_message}".rstrip() if version.error_code else ""
+            lines.append(f"- Failed ({version.state}): '{version.path}'{error}")
+        if version.regions:
+            regions = ", ".join(f"{r.region} {r.state} {r.progress}%" for r in version.regions)
+            lines.append(f"  - Regions: {regions}")
+    return lines
+
+
+def render_markdown(result: JobResult) -> str:
+    """The job summary: the old workflow's shape, plus regions, durations and errors."""
+    plan = result.plan
+    released = result.outcome == "published" and all(v.succeeded for v in result.versions)
+    public = plan["public_requested"] and not plan["public_refused"]
+    lines = [
+        f"**{plan['release_string']}** `{plan['timestamp']}`:",
+        f"- Image file: {redact_url(plan['source_url']).rsplit('/', 1)[-1]}",
+        f"- Image URI: {plan['blob_url']}",
+        *_version_lines(result),
+        f"- Released to Gallery: {_mark(released)}"
+        + (" (dry run: nothing was written)" if result.outcome == "dry_run" else ""),
+        f"- The Gallery is public: {_mark(public)}",
+    ]
+    if plan["public_refused"]:
+        lines.append(f"- Public gallery refused: {plan['public_refused_reason']}")
+    if result.staged:
+        staged = result.staged
+        reused = " (reused: staged earlier from the same source)" if staged.get("reused") else ""
+        lines.append(f"- VHD MD5: `{staged['md5']}`, {staged['size']:,} bytes{reused}")
+    if result.durations:
+        lines.append(
+            "- Durations: " + ", ".join(f"{step} {_duration(s)}" for step, s in result.durations.items())
+        )
+    if result.outcome == "failed":
+        code = f" {result.error_code}" if result.error_code else ""
+        lines.append(f"- Failed at step **{result.failed_step}**:{code} {result.error_message}".rstrip())
+    return "\n".join(lines)
