@@ -10,10 +10,7 @@ def redact_url(url: str) -> str:
     if "://" not in url:
         return url.split("?", 1)[0]
     parts = urlsplit(url)
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    netloc = f"{host}:{parts.port}" if parts.port else host
+    netloc = parts.netloc.rsplit("@", 1)[-1]  # drop user:password@
     return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
