@@ -73,6 +73,8 @@ class PublishPlan:
     replication_mode: str
     exclude_from_latest: bool
     end_of_life_date: date | None
+    version_deadline_minutes: int = 180
+    poll_seconds: int = 60
     dry_run: bool = True
     notes: tuple[str, ...] = field(default=())
 
@@ -134,6 +136,8 @@ class PublishPlan:
             "replication_mode": self.replication_mode,
             "exclude_from_latest": self.exclude_from_latest,
             "end_of_life_date": self.end_of_life_date.isoformat() if self.end_of_life_date else None,
+            "version_deadline_minutes": self.version_deadline_minutes,
+            "poll_seconds": self.poll_seconds,
             "dry_run": self.dry_run,
             "operations": self.operations(),
             "notes": list(self.notes),
@@ -254,6 +258,8 @@ def make_plan(
             else request.exclude_from_latest
         ),
         end_of_life_date=request.end_of_life_date or settings.end_of_life_date,
+        version_deadline_minutes=settings.version_deadline_minutes,
+        poll_seconds=settings.poll_seconds,
         dry_run=request.dry_run,
         notes=tuple(notes),
     )

@@ -56,6 +56,8 @@ class Settings:
     mattermost_channel: str = ""
     mattermost_username: str = "gallery-publisher"
     allowed_source_hosts: tuple[str, ...] = ()
+    version_deadline_minutes: int = 180
+    poll_seconds: int = 60
     local_mode: bool = False
 
     def is_never_public(self, family_key: str) -> bool:
@@ -128,6 +130,13 @@ def _patterns(env: Mapping[str, str], name: str, default: str, pattern: re.Patte
                 f"{name}: {item!r} is not allowed: use comma-separated names with * wildcards"
             )
     return items
+
+
+def _whole_number(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    value = _text(env, name, str(default))
+    if not value.isdigit() or not low <= int(value) <= high:
+        raise SettingsError(f"{name}={value!r} is not allowed: use a whole number from {low} to {high}")
+    return int(value)
 
 
 def _blob_endpoint_from(connection_string: str) -> str | None:
@@ -206,5 +215,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         allowed_source_hosts=_patterns(
             env, PREFIX + "ALLOWED_SOURCE_HOSTS", DEFAULT_ALLOWED_SOURCE_HOSTS, _HOST_PATTERN
         ),
+        version_deadline_minutes=_whole_number(env, PREFIX + "VERSION_DEADLINE_MINUTES", 180, 1, 7 * 24 * 60),
+        poll_seconds=_whole_number(env, PREFIX + "POLL_SECONDS", 60, 1, 3600),
         local_mode=parse_bool(PREFIX + "LOCAL_MODE", env.get(PREFIX + "LOCAL_MODE", "false") or "false"),
     )

@@ -92,6 +92,8 @@ def test_webhook_stays_out_of_repr() -> None:
         ("GALLERY_PUBLISHER_ALLOWED_SOURCE_HOSTS", "evil host", "wildcards"),
         ("GALLERY_PUBLISHER_STORAGE_ACCOUNT_ID", "almalinux", "resource id"),
         ("GALLERY_PUBLISHER_ARM_ENDPOINT", "management.azure.com", "scheme and host"),
+        ("GALLERY_PUBLISHER_VERSION_DEADLINE_MINUTES", "0", "from 1 to 10080"),
+        ("GALLERY_PUBLISHER_POLL_SECONDS", "soon", "from 1 to 3600"),
     ],
 )
 def test_bad_values_name_the_variable_and_what_is_allowed(name: str, value: str, message: str) -> None:

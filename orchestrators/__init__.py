@@ -1,0 +1,1 @@
+"""Deterministic flow only: no I/O, no clock but the orchestration's, no settings reads."""

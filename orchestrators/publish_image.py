@@ -1,0 +1,142 @@
+"""The whole job for one image: plan, stage or validate, publish every version at once, report.
+
+Reads like the job description; every decision about *what* happens is here, every side effect
+is in an activity. A failure at any step still ends with a report (and a notification when asked),
+then raises so that the orchestration's status says Failed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from datetime import datetime
+from typing import Any
+
+import azure.durable_functions as df
+
+from orchestrators import names
+from orchestrators.retry import ACTIVITY_RETRY, STAGE_RETRY
+
+bp = df.Blueprint()
+
+
+class JobFailedError(Exception):
+    """Raised last, after the report, so that the runtime marks the orchestration Failed."""
+
+
+def _failure(step: str, answer: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "failed_step": step,
+        "error_code": answer.get("error_code", ""),
+        "error_message": answer.get("error_message", "unknown error"),
+    }
+
+
+def _version_job(plan: dict[str, Any], version: dict[str, Any], staged: dict[str, Any]) -> dict[str, Any]:
+    return {
+        **version,
+        "resource_group": plan["resource_group"],
+        "source_uri": plan["blob_url"],
+        "source_md5": staged.get("md5", ""),
+        "storage_account_id": plan["storage_account_id"],
+        "target_regions": plan["target_regions"],
+        "storage_account_type": plan["storage_account_type"],
+        "replication_mode": plan["replication_mode"],
+        "exclude_from_latest": plan["exclude_from_latest"],
+        "end_of_life_date": plan["end_of_life_date"],
+        "deadline_minutes": plan["version_deadline_minutes"],
+        "poll_seconds": plan["poll_seconds"],
+    }
+
+
+class _Status:
+    """The job's custom status: the step, and what the step knows so far."""
+
+    def __init__(self, context: df.DurableOrchestrationContext, image_url: str) -> None:
+        self._context = context
+        self._status: dict[str, Any] = {
+            "step": "plan",
+            "image": image_url.split("?", 1)[0].rsplit("/", 1)[-1],
+        }
+        context.set_custom_status(self._status)
+
+    def update(self, **fields: Any) -> None:
+        self._status = {**self._status, **fields}
+        self._context.set_custom_status(self._status)
+
+
+def _seconds(context: df.DurableOrchestrationContext, since: datetime) -> float:
+    now: datetime = context.current_utc_datetime
+    return round((now - since).total_seconds(), 1)
+
+
+@bp.orchestration_trigger(context_name="context", orchestration=names.PUBLISH_IMAGE)
+def publish_image(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dict[str, Any]]:
+    job: dict[str, Any] = context.get_input()
+    status = _Status(context, job["request"]["image_url"])
+    durations: dict[str, float] = {}
+    result: dict[str, Any] = {"outcome": "failed", "versions": [], "staged": None}
+
+    began = context.current_utc_datetime
+    planned = yield context.call_activity_with_retry(names.PLAN_JOB, ACTIVITY_RETRY, job)
+    durations["plan"] = _seconds(context, began)
+    plan: dict[str, Any] = planned.get("plan") or {}
+    if not planned["ok"]:
+        result.update(_failure("plan", planned))
+    elif plan["dry_run"]:
+        result["outcome"] = "dry_run"
+    else:
+        step = "stage" if plan["source_kind"] == "raw" else "validate"
+        status.update(step=step, plan=plan["operations"])
+        began = context.current_utc_datetime
+        if step == "stage":
+            staged = yield context.call_activity_with_retry(
+                names.STAGE_RAW, STAGE_RETRY, job | {"plan": plan}
+            )
+        else:
+            staged = yield context.call_activity_with_retry(
+                names.VALIDATE_VHD, ACTIVITY_RETRY, {"plan": plan}
+            )
+        durations[step] = _seconds(context, began)
+        if not staged["ok"]:
+            result.update(_failure(step, staged))
+        else:
+            result["staged"] = staged.get("staged")
+            status.update(step="publish", staged=result["staged"])
+            began = context.current_utc_datetime
+            branches = [
+                context.call_sub_orchestrator(
+                    names.GALLERY_VERSION,
+                    _version_job(plan, version, staged.get("staged") or {}),
+                    f"{context.instance_id}:{version['definition']}",
+                )
+                for version in plan["versions"]
+            ]
+            outcomes: list[dict[str, Any]] = yield context.task_all(branches)
+            durations["publish"] = _seconds(context, began)
+            result["versions"] = outcomes
+            failed = [o for o in outcomes if o["state"] not in ("Succeeded", "AlreadyPublished")]
+            if failed:
+                first = failed[0]
+                result.update(
+                    _failure("publish", {
+                        "error_code": first["error_code"] or first["state"],
+                        "error_message": f"{len(failed)} of {len(outcomes)} versions did not succeed; "
+                        f"{first['gallery']}/{first['definition']}/{first['version']}: {first['error_message']}",
+                    })
+                )  # fmt: skip
+            else:
+                result["outcome"] = "published"
+
+    result.update(plan=plan or {"request": job["request"]}, durations=durations)
+    status.update(step="report")
+    report = yield context.call_activity_with_retry(
+        names.REPORT_JOB, ACTIVITY_RETRY, {"result": result, "notify": job["request"].get("notify", False)}
+    )
+    final = {"result": result, "summary": report["summary"], "notified": report["notified"]}
+    if result["outcome"] == "failed":
+        status.update(step="failed", summary=report["summary"], result=result)
+        raise JobFailedError(
+            f"failed at step {result['failed_step']}: {result['error_code']} {result['error_message']}"
+        )
+    status.update(step="done")
+    return final
