@@ -19,7 +19,27 @@ STORAGE_ACCOUNT_TYPES = ("Standard_LRS", "Standard_ZRS", "Premium_LRS")
 REPLICATION_MODES = ("Full", "Shallow")
 DEFAULT_REGIONS = "eastus=1,germanywestcentral=1,westus2=1,southeastasia=1,southcentralus=1"
 DEFAULT_ALLOWED_SOURCE_HOSTS = "*.s3.amazonaws.com,*.s3.*.amazonaws.com,*.s3-accelerate.amazonaws.com,*.s3-accelerate.dualstack.amazonaws.com"
-MAX_REPLICAS = 100  # Azure's limit for regionalReplicaCount
+MAX_REPLICAS = 100
+# Every variable load_settings reads; the README table and infra/main.bicep must list the same.
+ENVIRONMENT_VARIABLES = (
+    "AZURE_SUBSCRIPTION_ID",
+    "AZURE_STORAGE_CONNECTION_STRING",
+    *(
+        PREFIX + name
+        for name in (
+            "CI_GALLERY", "PUBLIC_GALLERY", "RESOURCE_GROUP", "STORAGE_ACCOUNT", "STORAGE_ACCOUNT_ID",
+            "BLOB_ENDPOINT", "ARM_ENDPOINT", "TARGET_REGIONS", "STORAGE_ACCOUNT_TYPE", "NEVER_PUBLIC",
+            "END_OF_LIFE_DATE", "EXCLUDE_FROM_LATEST", "REPLICATION_MODE", "MATTERMOST_WEBHOOK_URL",
+            "MATTERMOST_CHANNEL", "MATTERMOST_USERNAME", "ALLOWED_SOURCE_HOSTS", "BLOB_TRIGGER_DRY_RUN",
+            "BLOB_TRIGGER_PUBLIC", "VERSION_DEADLINE_MINUTES", "POLL_SECONDS", "LOCAL_MODE",
+        )
+    ),
+)  # fmt: skip
+# Only the local stack sets these: in Azure, storage is reached with the app's identity.
+LOCAL_ONLY_VARIABLES = (
+    "AZURE_STORAGE_CONNECTION_STRING",
+    PREFIX + "LOCAL_MODE",
+)  # Azure's limit for regionalReplicaCount
 
 _GALLERY_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.]{0,78}[A-Za-z0-9]")
 _RESOURCE_GROUP = re.compile(r"[-\w._()]{1,89}[-\w_()]")
@@ -56,6 +76,8 @@ class Settings:
     mattermost_channel: str = ""
     mattermost_username: str = "gallery-publisher"
     allowed_source_hosts: tuple[str, ...] = ()
+    blob_trigger_dry_run: bool = True
+    blob_trigger_public: bool = False
     version_deadline_minutes: int = 180
     poll_seconds: int = 60
     local_mode: bool = False
@@ -214,6 +236,12 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         mattermost_username=_text(env, PREFIX + "MATTERMOST_USERNAME", "gallery-publisher"),
         allowed_source_hosts=_patterns(
             env, PREFIX + "ALLOWED_SOURCE_HOSTS", DEFAULT_ALLOWED_SOURCE_HOSTS, _HOST_PATTERN
+        ),
+        blob_trigger_dry_run=parse_bool(
+            PREFIX + "BLOB_TRIGGER_DRY_RUN", env.get(PREFIX + "BLOB_TRIGGER_DRY_RUN", "true") or "true"
+        ),
+        blob_trigger_public=parse_bool(
+            PREFIX + "BLOB_TRIGGER_PUBLIC", env.get(PREFIX + "BLOB_TRIGGER_PUBLIC", "false") or "false"
         ),
         version_deadline_minutes=_whole_number(env, PREFIX + "VERSION_DEADLINE_MINUTES", 180, 1, 7 * 24 * 60),
         poll_seconds=_whole_number(env, PREFIX + "POLL_SECONDS", 60, 1, 3600),

@@ -8,7 +8,7 @@ then raises so that the orchestration's status says Failed.
 from __future__ import annotations
 
 from collections.abc import Generator
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import azure.durable_functions as df
@@ -69,6 +69,21 @@ def _seconds(context: df.DurableOrchestrationContext, since: datetime) -> float:
     return round((now - since).total_seconds(), 1)
 
 
+def _validate(
+    context: df.DurableOrchestrationContext, plan: dict[str, Any], wait_for_upload: bool
+) -> Generator[Any, Any, dict[str, Any]]:
+    """Validate the VHD; a job started by a blob landing waits (on timers) for its upload to end."""
+    deadline = context.current_utc_datetime + timedelta(minutes=plan["version_deadline_minutes"])
+    while True:
+        answer: dict[str, Any] = yield context.call_activity_with_retry(
+            names.VALIDATE_VHD, ACTIVITY_RETRY, {"plan": plan}
+        )
+        now = context.current_utc_datetime
+        if answer["ok"] or not (wait_for_upload and answer.get("incomplete")) or now >= deadline:
+            return answer
+        yield context.create_timer(now + timedelta(seconds=plan["poll_seconds"]))
+
+
 @bp.orchestration_trigger(context_name="context", orchestration=names.PUBLISH_IMAGE)
 def publish_image(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dict[str, Any]]:
     job: dict[str, Any] = context.get_input()
@@ -93,15 +108,14 @@ def publish_image(context: df.DurableOrchestrationContext) -> Generator[Any, Any
                 names.STAGE_RAW, STAGE_RETRY, job | {"plan": plan}
             )
         else:
-            staged = yield context.call_activity_with_retry(
-                names.VALIDATE_VHD, ACTIVITY_RETRY, {"plan": plan}
-            )
+            staged = yield from _validate(context, plan, wait_for_upload=job.get("wait_for_upload", False))
         durations[step] = _seconds(context, began)
         if not staged["ok"]:
             result.update(_failure(step, staged))
         else:
             result["staged"] = staged.get("staged")
-            status.update(step="publish", staged=result["staged"])
+            definitions = [version["definition"] for version in plan["versions"]]
+            status.update(step="publish", staged=result["staged"], definitions=definitions)
             began = context.current_utc_datetime
             branches = [
                 context.call_sub_orchestrator(

@@ -1,0 +1,1 @@
+"""Thin adapters: each takes plain JSON, calls the core library, returns plain JSON."""
