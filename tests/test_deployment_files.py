@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 from gallery_publisher import settings
+from gallery_publisher.families import FAMILIES
 
 REPO = Path(__file__).resolve().parent.parent
 RUNTIME_SETTINGS = {
@@ -41,9 +42,7 @@ def test_bicep_routes_blob_created_to_the_event_grid_starter() -> None:
     template = (REPO / "infra" / "main.bicep").read_text()
     assert "'${app.id}/functions/start_from_blob'" in template
     assert "Microsoft.Storage.BlobCreated" in template
-    containers = set(
-        re.search(r"var vhdContainers = \[(.*?)\]", template).group(1).replace("'", "").split(", ")
-    )  # type: ignore[union-attr]
-    from gallery_publisher.families import FAMILIES
-
+    declared = re.search(r"var vhdContainers = \[(.*?)\]", template)
+    assert declared is not None
+    containers = set(declared.group(1).replace("'", "").split(", "))
     assert containers == {family.container for family in FAMILIES}
