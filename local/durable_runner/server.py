@@ -18,8 +18,12 @@ class LoopbackServer:
     def __init__(self, handler: Handler, port: int = 0) -> None:
         self._server = ThreadingHTTPServer(("127.0.0.1", port), _handler_class(handler))
         self._server.daemon_threads = True
+        # A short poll interval: `shutdown` waits for it, and tests start and stop many runners.
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name="durable-runner-http", daemon=True
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="durable-runner-http",
+            daemon=True,
         )
 
     @property
