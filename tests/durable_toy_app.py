@@ -84,6 +84,15 @@ def build_toy_app() -> df.DFApp:
         return (yield context.call_activity_with_retry("flaky", options, context.get_input()))
 
     @bp.orchestration_trigger(context_name="context")
+    def flaky_child(context: df.DurableOrchestrationContext) -> Orchestration:
+        return (yield context.call_activity("flaky", context.get_input()))
+
+    @bp.orchestration_trigger(context_name="context")
+    def retrying_parent(context: df.DurableOrchestrationContext) -> Orchestration:
+        options = df.RetryOptions(first_retry_interval_in_milliseconds=60_000, max_number_of_attempts=3)
+        return (yield context.call_sub_orchestrator_with_retry("flaky_child", options, context.get_input()))
+
+    @bp.orchestration_trigger(context_name="context")
     def sleeper(context: df.DurableOrchestrationContext) -> Orchestration:
         started = context.current_utc_datetime
         context.set_custom_status({"step": "sleeping"})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.metadata
+import importlib.util
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -123,6 +124,26 @@ def test_activity_retry_succeeds_on_the_third_attempt_with_timers_between(runner
     # Ids of retry timers and attempts are allocated by the SDK while it replays failures.
     assert [e["EventId"] for e in of_type(history, E.TASK_SCHEDULED)] == [0, 2, 4]
     assert [e["EventId"] for e in of_type(history, E.TIMER_CREATED)] == [1, 3]
+
+
+def test_sub_orchestration_retry_starts_a_new_child_after_each_failure(runner: DurableRunner) -> None:
+    instance_id = run(runner, "retrying_parent", "replicate")
+
+    status = runner.status(instance_id)
+    assert status is not None and status.runtime_status is RuntimeStatus.COMPLETED
+    assert status.output == "replicate done on attempt 3"
+    history = runner.history(instance_id)
+    children = [e["InstanceId"] for e in of_type(history, E.SUB_ORCHESTRATION_INSTANCE_CREATED)]
+    assert len(set(children)) == 3
+    child_states = [runner.status(child) for child in children]
+    assert [s.runtime_status if s else None for s in child_states] == [
+        RuntimeStatus.FAILED,
+        RuntimeStatus.FAILED,
+        RuntimeStatus.COMPLETED,
+    ]
+    assert len(of_type(history, E.SUB_ORCHESTRATION_INSTANCE_FAILED)) == 2
+    fired = [datetime.fromisoformat(e["FireAt"]) for e in of_type(history, E.TIMER_FIRED)]
+    assert fired == [START + timedelta(minutes=1), START + timedelta(minutes=2)]
 
 
 def test_sdk_retry_internals_are_what_the_runner_reads() -> None:

@@ -12,7 +12,7 @@ import re
 import threading
 from collections.abc import Coroutine
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 import azure.functions as func
 
@@ -90,11 +90,12 @@ def find_http_function(
 
 
 def with_route_params(request: func.HttpRequest, route_params: dict[str, str]) -> func.HttpRequest:
+    """The request as the host hands it over: route parameters bound, query parameters parsed from the URL."""
     return func.HttpRequest(
         method=request.method,
         url=request.url,
         headers=dict(request.headers),
-        params=dict(request.params),
+        params={**dict(parse_qsl(urlsplit(request.url).query)), **dict(request.params)},
         route_params=route_params,
         body=request.get_body(),
     )

@@ -6,7 +6,6 @@ import json
 import threading
 from types import TracebackType
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
 
 import azure.functions as func
 from azure.functions import FunctionRegister
@@ -161,13 +160,7 @@ class DurableRunner:
         path = target.split("?", 1)[0]
         if self._api.handles(path):
             return self._api.handle(method, target, body)
-        request = func.HttpRequest(
-            method=method,
-            url=f"{self.origin}{target}",
-            headers=headers,
-            params=_query_params(target),
-            body=body,
-        )
+        request = func.HttpRequest(method=method, url=f"{self.origin}{target}", headers=headers, body=body)
         try:
             response = self.invoke_http(request)
         except NoSuchRoute as missing:
@@ -176,7 +169,3 @@ class DurableRunner:
         if not any(name.lower() == "content-type" for name in reply_headers) and response.mimetype:
             reply_headers["Content-Type"] = response.mimetype
         return HttpReply(response.status_code, response.get_body(), reply_headers)
-
-
-def _query_params(target: str) -> dict[str, str]:
-    return dict(parse_qsl(urlsplit(target).query))
