@@ -1,0 +1,171 @@
+"""`DurableRunner`: the app's functions, the engine, the durable HTTP API and the loopback server."""
+
+from __future__ import annotations
+
+import json
+import threading
+from types import TracebackType
+from typing import Any
+
+import azure.functions as func
+from azure.functions import FunctionRegister
+
+from .app_functions import RegisteredFunction, discover
+from .client_api import DurableHttpApi, HttpReply
+from .clock import Clock, ScaledClock, VirtualClock
+from .engine import Engine
+from .functions_host import (
+    EventLoopThread,
+    NoSuchRoute,
+    as_http_response,
+    call_function,
+    find_http_function,
+    with_route_params,
+)
+from .instances import InstanceStatus, RuntimeStatus
+from .server import LoopbackServer
+
+
+class DurableRunner:
+    """Runs a `df.DFApp` in-process with the real azure-functions-durable replay engine.
+
+    Use it as a context manager: it starts a loopback HTTP server (durable client API, check-status
+    webhooks and the app's `/api/` routes) and, with a `ScaledClock`, a background thread that runs
+    orchestrations as they are started. With the default `VirtualClock` nothing runs until
+    `run_until_idle()`, which is deterministic for a given `seed`.
+    """
+
+    def __init__(
+        self,
+        app: FunctionRegister,
+        *,
+        clock: Clock | None = None,
+        seed: int = 0,
+        task_hub: str = "LocalTaskHub",
+        activity_workers: int = 4,
+        port: int = 0,
+        system_key: str | None = None,
+    ) -> None:
+        self._functions = discover(app)
+        self._clock: Clock = clock if clock is not None else VirtualClock()
+        self._engine = Engine(self._functions, self._clock, seed, activity_workers)
+        self._server = LoopbackServer(self._answer, port)
+        self._api = DurableHttpApi(self._engine, task_hub, self._server.origin, system_key)
+        self._loop: EventLoopThread | None = None
+        self._stop = threading.Event()
+        self._background: threading.Thread | None = None
+
+    # ----- lifecycle
+
+    def __enter__(self) -> DurableRunner:
+        self.start()
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        self._loop = EventLoopThread()
+        self._server.start()
+        if isinstance(self._clock, ScaledClock):
+            self._background = threading.Thread(
+                target=self._engine.run_realtime, args=(self._stop,), name="durable-runner", daemon=True
+            )
+            self._background.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._engine.wake()
+        if self._background is not None:
+            self._background.join()
+        self._server.stop()
+        if self._loop is not None:
+            self._loop.close()
+        self._engine.close()
+
+    @property
+    def origin(self) -> str:
+        """`http://127.0.0.1:<port>` of the loopback server."""
+        return self._server.origin
+
+    # ----- orchestrations
+
+    def start_new(self, orchestrator: str, input: Any = None, instance_id: str | None = None) -> str:
+        return self._engine.start_new(orchestrator, None if input is None else json.dumps(input), instance_id)
+
+    def run_until_idle(self) -> None:
+        """Virtual clock only: run everything until no work is left; raises NonDeterminismError if seen."""
+        self._engine.run_until_idle()
+
+    def wait_for(self, instance_id: str, timeout: float = 60.0) -> InstanceStatus:
+        """Wait until the instance is Completed, Failed or Terminated (virtual clock: runs until idle)."""
+        return self._engine.wait_for(instance_id, timeout)
+
+    def status(self, instance_id: str) -> InstanceStatus | None:
+        return self._engine.status(instance_id)
+
+    def history(self, instance_id: str) -> list[dict[str, Any]]:
+        return self._engine.history(instance_id)
+
+    def raise_event(self, instance_id: str, name: str, data: Any = None) -> RuntimeStatus | None:
+        return self._engine.raise_event(instance_id, name, json.dumps(data))
+
+    def terminate(self, instance_id: str, reason: str) -> RuntimeStatus | None:
+        return self._engine.terminate(instance_id, reason)
+
+    # ----- the durable client and the app's other functions
+
+    def client_binding(self) -> str:
+        """The JSON the host passes to a `durable_client_input` parameter."""
+        return self._api.client_binding()
+
+    def invoke_http(self, request: func.HttpRequest) -> func.HttpResponse:
+        """Route a request (URL path `/api/<route>`) to the app's HTTP function; call it as the host would."""
+        function, route_params = find_http_function(
+            self._functions.http_functions(), request.method, request.url
+        )
+        return as_http_response(
+            self.call_function(
+                function.name, **{function.trigger_name: with_route_params(request, route_params)}
+            )
+        )
+
+    def call_function(self, name: str, **bindings: Any) -> Any:
+        """Call a non-durable function (HTTP, blob, Event Grid trigger) with its trigger value; the durable
+        client binding, if it has one, is filled in."""
+        function = self._functions.others.get(name)
+        if function is None:
+            raise KeyError(f"no function named {name!r} with a non-durable trigger")
+        return call_function(function, self._with_client(function, bindings), self._running_loop())
+
+    def handle_durable_request(self, method: str, target: str, body: bytes) -> HttpReply:
+        """Answer a durable HTTP API request (`/durabletask/...`, `/runtime/webhooks/durabletask/...`)."""
+        return self._api.handle(method, target, body)
+
+    # ----- internals
+
+    def _with_client(self, function: RegisteredFunction, bindings: dict[str, Any]) -> dict[str, Any]:
+        if function.durable_client_name is None:
+            return bindings
+        return {**bindings, function.durable_client_name: self.client_binding()}
+
+    def _running_loop(self) -> EventLoopThread:
+        if self._loop is None:
+            raise RuntimeError("start the DurableRunner first (use it as a context manager)")
+        return self._loop
+
+    def _answer(self, method: str, target: str, headers: dict[str, str], body: bytes) -> HttpReply:
+        path = target.split("?", 1)[0]
+        if self._api.handles(path):
+            return self._api.handle(method, target, body)
+        request = func.HttpRequest(method=method, url=f"{self.origin}{target}", headers=headers, body=body)
+        try:
+            response = self.invoke_http(request)
+        except NoSuchRoute as missing:
+            return HttpReply(missing.status, str(missing).encode())
+        reply_headers = dict(response.headers)
+        if not any(name.lower() == "content-type" for name in reply_headers) and response.mimetype:
+            reply_headers["Content-Type"] = response.mimetype
+        return HttpReply(response.status_code, response.get_body(), reply_headers)
