@@ -51,6 +51,11 @@ class Family:
     def _fields(self, image: ImageName, index: str) -> dict[str, str]:
         return {"release": image.release, "major": image.major, "date": image.date, "index": index}
 
+    def blob_prefix(self, image: ImageName) -> str:
+        """What every blob name of this release, date and type starts with (for listing)."""
+        marker = "\x00"
+        return self.blob_template.format(**self._fields(image, marker)).split(marker, 1)[0]
+
     def blob_name(self, image: ImageName, index: int) -> str:
         return self.blob_template.format(**self._fields(image, self.format_index(index)))
 

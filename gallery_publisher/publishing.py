@@ -1,0 +1,129 @@
+"""The publishing use cases, one function per step of the job, on clients the caller passes in.
+
+The Function App's activities and the command line both call these; neither decides anything
+these functions decide, and these functions never decide the flow (that is the orchestrator's).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from azure.storage.blob import BlobServiceClient
+
+from gallery_publisher import __version__, storage
+from gallery_publisher.families import family_for
+from gallery_publisher.gallery import GalleryClient
+from gallery_publisher.gallery_records import (
+    DefinitionInfo,
+    DefinitionTarget,
+    VersionRef,
+    VersionSpec,
+    publish_tags,
+)
+from gallery_publisher.image_names import SourceKind, parse_image_name
+from gallery_publisher.plan import ExistingState, PublishPlan, PublishRequest, make_plan
+from gallery_publisher.settings import Settings, TargetRegion
+from gallery_publisher.source import open_source
+from gallery_publisher.staging import StageProgress, StageResult, stage_source
+from gallery_publisher.vhd_blob import VhdBlob, validate_vhd_blob
+
+
+@dataclass(frozen=True)
+class Services:
+    """The clients a job needs, built at the edge (CLI or Function App) and passed in."""
+
+    settings: Settings
+    blobs: BlobServiceClient
+    gallery: GalleryClient
+
+
+def definition_targets(request: PublishRequest, settings: Settings) -> list[DefinitionTarget]:
+    plan = make_plan(request, settings)
+    family = family_for(plan.image)
+    return [DefinitionTarget(plan.gallery, definition) for definition in family.definitions]
+
+
+def read_existing_state(request: PublishRequest, services: Services) -> ExistingState:
+    """Blobs and versions already there for this release, date and type (the upload-index rule)."""
+    offline = make_plan(request, services.settings)
+    family = family_for(offline.image)
+    versions = tuple(
+        summary.name
+        for definition in family.definitions
+        for summary in services.gallery.list_versions(offline.gallery, definition.name)
+    )
+    if offline.source_kind is SourceKind.VHD:
+        return ExistingState(version_names=versions)
+    container = services.blobs.get_container_client(family.container)
+    prefix = family.blob_prefix(offline.image)
+    names = tuple(storage.list_blob_names(container, prefix))
+    earlier = storage.find_blobs_from_source(container, request.image_url, prefix)
+    # A complete blob from this source is reused; else an unfinished one is finished under its name.
+    earlier.sort(key=lambda blob: not blob.complete)
+    return ExistingState(names, versions, earlier[0].name if earlier else None)
+
+
+@dataclass(frozen=True)
+class PreparedJob:
+    plan: PublishPlan
+    definitions: tuple[DefinitionInfo, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        locations = {info.name: info.location for info in self.definitions}
+        plan = self.plan.to_json()
+        for version in plan["versions"]:
+            version["location"] = locations[version["definition"]]
+        return plan
+
+
+def prepare_job(request: PublishRequest, services: Services) -> PreparedJob:
+    """Check the target definitions (before anything is written), read what exists, plan."""
+    definitions = services.gallery.preflight(definition_targets(request, services.settings))
+    plan = make_plan(request, services.settings, read_existing_state(request, services))
+    return PreparedJob(plan, definitions)
+
+
+def stage_raw(
+    plan: dict[str, Any],
+    source_url: str,
+    services: Services,
+    progress: Callable[[StageProgress], None] | None = None,
+) -> StageResult:
+    """Stream the RAW source into the plan's page blob (or find it already staged)."""
+    blob = services.blobs.get_blob_client(plan["container"], plan["blob_name"])
+    with open_source(source_url) as source:
+        return stage_source(source, blob, progress=progress)
+
+
+def validate_vhd(plan: dict[str, Any], services: Services) -> VhdBlob:
+    container = plan["container"]
+    name = plan["blob_url"].rsplit(f"/{container}/", 1)[-1]
+    return validate_vhd_blob(services.blobs.get_blob_client(container, name))
+
+
+def version_spec(job: dict[str, Any]) -> VersionSpec:
+    """The gallery version a `gallery_version` orchestration creates, from its plain-JSON job."""
+    return VersionSpec(
+        gallery=job["gallery"],
+        definition=job["definition"],
+        version=job["version"],
+        location=job["location"],
+        source_uri=job["source_uri"],
+        storage_account_id=job["storage_account_id"],
+        target_regions=tuple(TargetRegion(r["name"], r["replicas"]) for r in job["target_regions"]),
+        storage_account_type=job["storage_account_type"],
+        end_of_life_date=job["end_of_life_date"],
+        exclude_from_latest=job["exclude_from_latest"],
+        replication_mode=job["replication_mode"],
+        tags=publish_tags(job["source_uri"], job["source_md5"], __version__),
+    )
+
+
+def version_ref(job: dict[str, Any]) -> VersionRef:
+    return VersionRef(job["gallery"], job["definition"], job["version"])
+
+
+def image_of(plan: dict[str, Any]) -> str:
+    return parse_image_name(plan["source_url"]).file_name
