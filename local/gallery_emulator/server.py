@@ -67,7 +67,10 @@ def running_emulator(
 ) -> Iterator[Emulator]:
     """An emulator serving from a background thread until the block ends."""
     server, emulator = build_server(config or EmulatorConfig(), port, seed)
-    thread = threading.Thread(target=server.serve_forever, name="gallery-emulator", daemon=True)
+    # A short poll interval lets shutdown() return quickly between tests.
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="gallery-emulator", daemon=True
+    )
     thread.start()
     try:
         yield emulator
