@@ -10,6 +10,8 @@ from azure.mgmt.compute import ComputeManagementClient
 from azure.mgmt.compute import models as m
 
 from gallery_publisher.arm_client import compute_client
+from gallery_publisher.gallery import GalleryClient
+from gallery_publisher.gallery_records import VersionRef, VersionStatus
 from gallery_publisher.settings import Settings
 from local.gallery_emulator import EmulatorConfig
 
@@ -57,3 +59,17 @@ def version_body(
 ) -> m.GalleryImageVersion:
     """The same body as an SDK model (the SDK sends its mapping unchanged)."""
     return m.GalleryImageVersion(version_json(source, regions))
+
+
+def poll_until_finished(
+    gallery: GalleryClient, ref: VersionRef, operation_url: str | None = None
+) -> list[VersionStatus]:
+    """Poll as the orchestrator would (with short sleeps standing in for timers) until it ends."""
+    statuses = [gallery.poll_version(ref, operation_url)]
+    deadline = time.monotonic() + 20
+    while not statuses[-1].finished:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{ref} did not finish: {statuses[-1]}")
+        time.sleep(0.05)
+        statuses.append(gallery.poll_version(ref, operation_url))
+    return statuses

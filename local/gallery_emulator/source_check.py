@@ -5,7 +5,7 @@ from __future__ import annotations
 from urllib.parse import unquote, urlsplit
 
 from azure.core.exceptions import ResourceNotFoundError
-from azure.storage.blob import BlobServiceClient
+from azure.storage.blob import BlobServiceClient, BlobType
 
 from gallery_publisher.vhd import FOOTER_SIZE, VhdFooterError, check_fixed_vhd
 
@@ -40,9 +40,9 @@ class SourceChecker:
             properties = client.get_blob_properties()
         except ResourceNotFoundError:
             return f"The source blob {shown} does not exist: upload the VHD before creating the version."
-        if properties.blob_type != "PageBlob":
+        if properties.blob_type != BlobType.PAGEBLOB:
             return (
-                f"The source blob {shown} is a {properties.blob_type}; an image version needs a page blob "
+                f"The source blob {shown} is a {BlobType(properties.blob_type).value}; an image version needs a page blob "
                 "holding a fixed VHD: upload it with blob type PageBlob."
             )
         size = int(properties.size)
