@@ -15,7 +15,7 @@ import pytest
 from gallery_publisher.arm_client import compute_client
 from gallery_publisher.errors import SettingsError
 from gallery_publisher.families import DefinitionSpec, all_definitions
-from gallery_publisher.gallery import GalleryClient, GalleryError, GalleryRetryableError
+from gallery_publisher.gallery import DEFAULT_RETRY_AFTER, GalleryClient, GalleryError, GalleryRetryableError
 from gallery_publisher.gallery_records import (
     DefinitionTarget,
     PollOutcome,
@@ -237,3 +237,12 @@ def test_client_factory_refuses_non_loopback_in_local_mode_and_needs_a_subscript
         compute_client(Settings(local_mode=True, arm_endpoint="https://management.azure.com"))
     with pytest.raises(SettingsError, match="AZURE_SUBSCRIPTION_ID"):
         compute_client(Settings())
+
+
+def test_transient_server_errors_come_back_as_a_wait(emulator: Emulator, gallery: GalleryClient) -> None:
+    emulator.set_faults(server_error_every=1)
+    began = time.monotonic()
+    started = gallery.start_version(spec())
+    assert time.monotonic() - began < 2.0  # the SDK does not retry status codes itself
+    assert started.outcome == StartOutcome.RETRY and started.retry_after == DEFAULT_RETRY_AFTER
+    assert "ServiceUnavailable" in started.message

@@ -266,7 +266,7 @@ def test_galleries_and_definitions_are_created_and_deleted_through_the_sdk(
     assert "scratch" not in [g.name for g in client.galleries.list_by_resource_group(RG)]
 
 
-def test_command_line_prints_its_url_and_loads_a_seed_file(tmp_path: Path) -> None:
+def test_command_line_prints_its_url_and_loads_a_seed_file_and_faults(tmp_path: Path) -> None:
     seed = {
         "resourceGroups": [{"name": "rg-test", "galleries": [{"name": "g1", "images": [{"name": "only"}]}]}]
     }
@@ -280,6 +280,8 @@ def test_command_line_prints_its_url_and_loads_a_seed_file(tmp_path: Path) -> No
             "0",
             "--seed",
             str(tmp_path / "seed.json"),
+            "--faults",
+            '{"fail_regions": ["West US 2"]}',
         ],
         stdout=subprocess.PIPE,
         text=True,
@@ -290,6 +292,8 @@ def test_command_line_prints_its_url_and_loads_a_seed_file(tmp_path: Path) -> No
         assert base_url.startswith("http://127.0.0.1:")
         names = [i.name for i in sdk(base_url).gallery_images.list_by_gallery("rg-test", "g1")]
         assert names == ["only"]
+        faults = requests.get(f"{base_url}/_emulator/faults", timeout=5).json()
+        assert faults["fail_regions"] == ["westus2"]
     finally:
         process.terminate()
         process.wait(timeout=10)

@@ -6,6 +6,7 @@ import threading
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+from local.gallery_emulator.arm_errors import ArmError, too_many_requests
 from local.gallery_emulator.regions import is_known, normalize
 
 
@@ -15,6 +16,7 @@ class Faults:
     throttle_every: int = 0  # answer every Nth ARM request with 429 (0: never)
     throttle_retry_after: int = 5  # the Retry-After (seconds) sent with those 429s
     fail_provisioning: bool = False  # new versions fail after validation with an internal error
+    server_error_every: int = 0  # answer every Nth ARM request with a transient 503 (0: never)
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -35,7 +37,7 @@ def parse_faults_update(current: Faults, update: dict[str, Any]) -> Faults:
         if not isinstance(regions, list) or not all(isinstance(r, str) and is_known(r) for r in regions):
             raise ValueError("fail_regions must be a list of region names such as 'westus2' or 'West US 2'")
         changes["fail_regions"] = frozenset(normalize(r) for r in regions)
-    for name in ("throttle_every", "throttle_retry_after"):
+    for name in ("throttle_every", "throttle_retry_after", "server_error_every"):
         if name in update:
             value = update[name]
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
@@ -66,11 +68,15 @@ class FaultSwitch:
             self._requests = 0
             return self.faults
 
-    def throttle_now(self) -> int | None:
-        """Count one ARM request; the Retry-After to answer 429 with when this one is throttled."""
+    def error_for_next_request(self) -> ArmError | None:
+        """Count one ARM request; the error to answer it with when a fault says so."""
         with self._lock:
             self._requests += 1
-            every = self.faults.throttle_every
-            if every and self._requests % every == 0:
-                return self.faults.throttle_retry_after
+            faults = self.faults
+            if faults.throttle_every and self._requests % faults.throttle_every == 0:
+                return too_many_requests(faults.throttle_retry_after)
+            if faults.server_error_every and self._requests % faults.server_error_every == 0:
+                return ArmError(
+                    503, "ServiceUnavailable", "The service is temporarily unavailable; retry later."
+                )
             return None

@@ -15,7 +15,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from local.gallery_emulator.arm_errors import ArmError, too_many_requests
+from local.gallery_emulator.arm_errors import ArmError
 from local.gallery_emulator.faults import FaultSwitch
 from local.gallery_emulator.store import Reply, Store
 
@@ -278,9 +278,9 @@ class EmulatorHandler(BaseHTTPRequestHandler):
                 "MissingApiVersionParameter",
                 "The api-version query parameter (?api-version=) is required for all requests.",
             )
-        retry_after = self.context.faults.throttle_now()
-        if retry_after is not None:
-            raise too_many_requests(retry_after)
+        injected = self.context.faults.error_for_next_request()
+        if injected is not None:
+            raise injected
         body: dict[str, Any] = {}
         if self.command in ("PUT", "PATCH", "POST"):
             try:
