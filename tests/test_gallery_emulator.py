@@ -221,6 +221,8 @@ def test_throttling_answers_429_with_retry_after(emulator: Emulator, client: Com
     assert cast(Any, caught.value.response).headers["Retry-After"] == "7"
     assert caught.value.error is not None and caught.value.error.code == "OperationNotAllowed"
     assert json.loads(emulator_state(emulator))["faults"]["throttle_every"] == 2
+    refused = requests.post(f"{emulator.base_url}/_emulator/faults", json={"throttle_evry": 1}, timeout=5)
+    assert refused.status_code == 400 and "throttle_evry" in refused.text
 
 
 def emulator_state(emulator: Emulator) -> str:

@@ -226,13 +226,22 @@ class EmulatorHandler(BaseHTTPRequestHandler):
             self._send(*self._arm(path, query, raw))
         except ArmError as error:
             self._send(error.status, error.body(), error.headers)
+        except (
+            Exception
+        ) as error:  # a bug in the emulator: answer as ARM would rather than drop the connection
+            self._send(
+                500, {"error": {"code": "InternalServerError", "message": f"emulator error: {error!r}"}}, {}
+            )
+            raise
 
     def _admin(self, path: str, raw: bytes) -> tuple[int, dict[str, Any], dict[str, str]]:
         context = self.context
         if path == "/_emulator/faults" and self.command == "POST":
             try:
                 update = json.loads(raw or b"{}")
-                faults = context.faults.update(update if isinstance(update, dict) else {"": update})
+                if not isinstance(update, dict):
+                    raise ValueError("send the faults to change as a JSON object")
+                faults = context.faults.update(update)
             except (ValueError, TypeError) as error:
                 return 400, {"error": {"code": "InvalidFaults", "message": str(error)}}, {}
             return 200, faults.to_json(), {}
