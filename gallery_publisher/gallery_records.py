@@ -1,0 +1,234 @@
+"""The small JSON-able records the gallery client takes and returns (Durable activities pass them).
+
+Each record has to_json() -> dict and from_json(dict); outcomes are string enums, so the JSON
+holds plain strings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import date
+from enum import StrEnum
+from typing import Any
+
+from gallery_publisher.families import DefinitionSpec
+from gallery_publisher.settings import Settings, TargetRegion
+
+TAG_VALUE_LIMIT = 256  # Azure's limit for a tag value
+
+
+def public_uri(uri: str) -> str:
+    """A URL without its query string, so a SAS token never reaches a message, tag or log."""
+    return uri.split("?", 1)[0]
+
+
+@dataclass(frozen=True)
+class VersionRef:
+    gallery: str
+    definition: str
+    version: str
+
+    def __str__(self) -> str:
+        return f"{self.gallery}/{self.definition}/{self.version}"
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> VersionRef:
+        return cls(data["gallery"], data["definition"], data["version"])
+
+
+@dataclass(frozen=True)
+class VersionSpec:
+    """Everything one image version is created with."""
+
+    gallery: str
+    definition: str
+    version: str
+    location: str  # the gallery's region; a version lives where its gallery does
+    source_uri: str
+    storage_account_id: str
+    target_regions: tuple[TargetRegion, ...]
+    storage_account_type: str = "Standard_LRS"
+    end_of_life_date: str | None = None  # ISO date
+    exclude_from_latest: bool = False
+    replication_mode: str = "Full"
+    tags: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def ref(self) -> VersionRef:
+        return VersionRef(self.gallery, self.definition, self.version)
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Settings,
+        ref: VersionRef,
+        location: str,
+        source_uri: str,
+        tags: dict[str, str],
+    ) -> VersionSpec:
+        end_of_life: date | None = settings.end_of_life_date
+        return cls(
+            gallery=ref.gallery,
+            definition=ref.definition,
+            version=ref.version,
+            location=location,
+            source_uri=source_uri,
+            storage_account_id=settings.storage_account_id,
+            target_regions=settings.target_regions,
+            storage_account_type=settings.storage_account_type,
+            end_of_life_date=end_of_life.isoformat() if end_of_life else None,
+            exclude_from_latest=settings.exclude_from_latest,
+            replication_mode=settings.replication_mode,
+            tags=tags,
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> VersionSpec:
+        fields = dict(data)
+        fields["target_regions"] = tuple(
+            TargetRegion(r["name"], r["replicas"]) for r in data["target_regions"]
+        )
+        fields["tags"] = dict(data.get("tags") or {})
+        return cls(**fields)
+
+
+def publish_tags(source_url: str, md5: str, tool_version: str) -> dict[str, str]:
+    """The tags a version carries: where it came from (no query string), its MD5, the tool version."""
+    source = public_uri(source_url)
+    if len(source) > TAG_VALUE_LIMIT:
+        source = "…" + source[-(TAG_VALUE_LIMIT - 1) :]
+    return {"source": source, "md5": md5, "gallery-publisher": tool_version}
+
+
+class StartOutcome(StrEnum):
+    STARTED = "started"  # the create was accepted; poll it
+    ADOPTED = "adopted"  # the same version from the same source is being created already; poll it
+    DONE = "done"  # the same version from the same source exists and has succeeded
+    DELETING = "deleting"  # a failed version is being deleted; call start_version again later
+    RETRY = "retry"  # throttled or a transient error: call again after retry_after seconds
+
+
+@dataclass(frozen=True)
+class StartResult:
+    ref: VersionRef
+    outcome: StartOutcome
+    message: str
+    operation_url: str | None = None
+    retry_after: float | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> StartResult:
+        return cls(
+            VersionRef.from_json(data["ref"]),
+            StartOutcome(data["outcome"]),
+            data["message"],
+            data.get("operation_url"),
+            data.get("retry_after"),
+        )
+
+
+class PollOutcome(StrEnum):
+    IN_PROGRESS = "in_progress"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    MISSING = "missing"  # no such version (deleted, or never created)
+    RETRY = "retry"
+
+
+@dataclass(frozen=True)
+class RegionStatus:
+    region: str  # display name, as Azure reports it
+    state: str  # Unknown, Replicating, Completed, Failed
+    progress: int
+    details: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class VersionStatus:
+    ref: VersionRef
+    outcome: PollOutcome
+    provisioning_state: str | None = None
+    aggregated_state: str | None = None
+    regions: tuple[RegionStatus, ...] = ()
+    error_code: str | None = None
+    error_message: str | None = None
+    retry_after: float | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self.outcome in (PollOutcome.SUCCEEDED, PollOutcome.FAILED, PollOutcome.MISSING)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> VersionStatus:
+        return cls(
+            VersionRef.from_json(data["ref"]),
+            PollOutcome(data["outcome"]),
+            data.get("provisioning_state"),
+            data.get("aggregated_state"),
+            tuple(RegionStatus(**r) for r in data.get("regions") or ()),
+            data.get("error_code"),
+            data.get("error_message"),
+            data.get("retry_after"),
+        )
+
+
+@dataclass(frozen=True)
+class VersionSummary:
+    name: str
+    provisioning_state: str | None
+    source_uri: str | None  # without query string
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> VersionSummary:
+        return cls(data["name"], data.get("provisioning_state"), data.get("source_uri"))
+
+
+@dataclass(frozen=True)
+class DefinitionTarget:
+    """An image definition a plan publishes into, with the properties the family requires."""
+
+    gallery: str
+    definition: DefinitionSpec
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> DefinitionTarget:
+        return cls(data["gallery"], DefinitionSpec(**data["definition"]))
+
+
+@dataclass(frozen=True)
+class DefinitionInfo:
+    """An image definition as it exists in the gallery."""
+
+    gallery: str
+    name: str
+    location: str
+    hyper_v_generation: str
+    architecture: str
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> DefinitionInfo:
+        return cls(**data)

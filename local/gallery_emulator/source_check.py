@@ -1,0 +1,56 @@
+"""Check a version's VHD source as Azure does: an existing page blob holding a fixed VHD of N MiB + 512."""
+
+from __future__ import annotations
+
+from urllib.parse import unquote, urlsplit
+
+from azure.core.exceptions import ResourceNotFoundError
+from azure.storage.blob import BlobServiceClient, BlobType
+
+from gallery_publisher.vhd import FOOTER_SIZE, VhdFooterError, check_fixed_vhd
+
+
+def public_uri(uri: str) -> str:
+    """The URI without its query string: a SAS token never goes into an error message."""
+    return uri.split("?", 1)[0]
+
+
+class SourceChecker:
+    """Reads blobs from the one storage account the emulator is configured with (Azurite)."""
+
+    def __init__(self, connection_string: str) -> None:
+        self._service = BlobServiceClient.from_connection_string(connection_string)
+        self._endpoint = self._service.url.rstrip("/")
+
+    def problem(self, uri: str) -> str | None:
+        """Why this source cannot make an image version, or None when it can."""
+        shown = public_uri(uri)
+        if not public_uri(uri).startswith(self._endpoint + "/"):
+            return (
+                f"The source blob {shown} is not in the storage account this gallery can read "
+                f"({self._endpoint}): upload the VHD there and use its URI."
+            )
+        path = unquote(urlsplit(shown).path)
+        account_path = unquote(urlsplit(self._endpoint).path)
+        container, _, blob = path[len(account_path) :].lstrip("/").partition("/")
+        if not container or not blob:
+            return f"The source URI {shown} does not name a container and a blob."
+        client = self._service.get_blob_client(container, blob)
+        try:
+            properties = client.get_blob_properties()
+        except ResourceNotFoundError:
+            return f"The source blob {shown} does not exist: upload the VHD before creating the version."
+        if properties.blob_type != BlobType.PAGEBLOB:
+            return (
+                f"The source blob {shown} is a {BlobType(properties.blob_type).value}; an image version needs a page blob "
+                "holding a fixed VHD: upload it with blob type PageBlob."
+            )
+        size = int(properties.size)
+        if size < FOOTER_SIZE:
+            return f"The source blob {shown} is {size} bytes, too small to hold a VHD footer."
+        footer = client.download_blob(offset=size - FOOTER_SIZE, length=FOOTER_SIZE).readall()
+        try:
+            check_fixed_vhd(size, footer)
+        except VhdFooterError as error:
+            return f"The source blob {shown} is not a valid fixed VHD: {error}."
+        return None

@@ -1,0 +1,248 @@
+"""The gallery client against the emulator, through the real SDK: it never blocks, never duplicates
+a version, reports per-region progress and hands throttling back as a wait."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import date
+from typing import Any
+
+import pytest
+
+from gallery_publisher.arm_client import compute_client
+from gallery_publisher.errors import SettingsError
+from gallery_publisher.families import DefinitionSpec, all_definitions
+from gallery_publisher.gallery import DEFAULT_RETRY_AFTER, GalleryClient, GalleryError, GalleryRetryableError
+from gallery_publisher.gallery_records import (
+    DefinitionTarget,
+    PollOutcome,
+    StartOutcome,
+    StartResult,
+    VersionRef,
+    VersionSpec,
+    VersionStatus,
+    publish_tags,
+)
+from gallery_publisher.settings import Settings, TargetRegion
+from local.gallery_emulator import Emulator, running_emulator
+from tests.gallery_support import CI, FAST, RG, SOURCE, local_settings, poll_until_finished
+
+REGIONS = (TargetRegion("eastus", 1), TargetRegion("westus2", 2))
+
+
+@pytest.fixture
+def emulator() -> Iterator[Emulator]:
+    with running_emulator(FAST) as running:
+        yield running
+
+
+@pytest.fixture
+def gallery(emulator: Emulator) -> GalleryClient:
+    return GalleryClient(compute_client(local_settings(emulator.base_url)), RG)
+
+
+def spec(
+    definition: str = "almalinux-9-gen2", version: str = "9.6.2025052201", source: str = SOURCE
+) -> VersionSpec:
+    settings = replace(Settings(), target_regions=REGIONS, storage_account_id="/subscriptions/s/sa")
+    ref = VersionRef(CI, definition, version)
+    return VersionSpec.from_settings(settings, ref, "eastus", source, publish_tags(source, "abc123", "0.1.0"))
+
+
+def roundtrip_start(result: StartResult) -> StartResult:
+    return StartResult.from_json(json.loads(json.dumps(result.to_json())))
+
+
+def roundtrip_status(status: VersionStatus) -> VersionStatus:
+    return VersionStatus.from_json(json.loads(json.dumps(status.to_json())))
+
+
+def test_preflight_accepts_every_family_definition(gallery: GalleryClient) -> None:
+    found = gallery.preflight([DefinitionTarget(CI, d) for d in all_definitions()])
+    assert {f.name for f in found} == {d.name for d in all_definitions()}
+    assert {f.location for f in found} == {"eastus"}
+
+
+def test_preflight_names_missing_and_mismatched_definitions() -> None:
+    seed = {
+        "resourceGroups": [
+            {
+                "name": RG,
+                "galleries": [
+                    {
+                        "name": CI,
+                        "images": [
+                            {"name": "almalinux-9-gen2", "hyperVGeneration": "V1", "architecture": "x64"},
+                            {"name": "almalinux-9-arm64", "hyperVGeneration": "V2", "architecture": "x64"},
+                        ],
+                    }
+                ],
+            }
+        ]
+    }
+    with running_emulator(FAST, seed) as emulator:
+        gallery = GalleryClient(compute_client(local_settings(emulator.base_url)), RG)
+        targets = [
+            DefinitionTarget(CI, DefinitionSpec("almalinux-9-gen2", "V2", "x64")),
+            DefinitionTarget(CI, DefinitionSpec("almalinux-9-arm64", "V2", "Arm64")),
+            DefinitionTarget(CI, DefinitionSpec("almalinux-9-gen1", "V1", "x64")),
+        ]
+        with pytest.raises(GalleryError) as caught:
+            gallery.preflight(targets)
+    message = str(caught.value)
+    assert "almalinux_ci/almalinux-9-gen2 has hyperVGeneration V1, but this image needs V2" in message
+    assert "almalinux_ci/almalinux-9-arm64 has architecture x64, but this image needs Arm64" in message
+    assert "almalinux_ci/almalinux-9-gen1 does not exist" in message
+
+
+def test_start_returns_at_once_and_polling_reaches_succeeded_with_progress(gallery: GalleryClient) -> None:
+    began = time.monotonic()
+    started = roundtrip_start(gallery.start_version(spec()))
+    assert time.monotonic() - began < 1.0  # never waits for the operation
+    assert started.outcome == StartOutcome.STARTED
+    assert started.operation_url is not None and "capsOperations" in started.operation_url
+    statuses = [roundtrip_status(s) for s in poll_until_finished(gallery, started.ref, started.operation_url)]
+    assert statuses[0].provisioning_state == "Creating"
+    final = statuses[-1]
+    assert final.outcome == PollOutcome.SUCCEEDED and final.aggregated_state == "Completed"
+    assert [(r.region, r.state, r.progress) for r in final.regions] == [
+        ("East US", "Completed", 100),
+        ("West US 2", "Completed", 100),
+    ]
+    partway = [r.progress for s in statuses for r in s.regions if 0 < r.progress < 100]
+    assert partway, "progress was never seen between 0 and 100"
+
+
+def test_both_generations_publish_at_once_from_one_source(gallery: GalleryClient) -> None:
+    refs = [
+        gallery.start_version(spec(definition)).ref for definition in ("almalinux-9-gen1", "almalinux-9-gen2")
+    ]
+    finals = [poll_until_finished(gallery, ref)[-1] for ref in refs]
+    assert [f.outcome for f in finals] == [PollOutcome.SUCCEEDED, PollOutcome.SUCCEEDED]
+    for definition in ("almalinux-9-gen1", "almalinux-9-gen2"):
+        assert [
+            (v.name, v.provisioning_state, v.source_uri) for v in gallery.list_versions(CI, definition)
+        ] == [("9.6.2025052201", "Succeeded", SOURCE)]
+
+
+def test_same_request_again_adopts_a_running_version_and_reports_a_finished_one(
+    gallery: GalleryClient,
+) -> None:
+    assert gallery.start_version(spec()).outcome == StartOutcome.STARTED
+    assert gallery.start_version(spec()).outcome == StartOutcome.ADOPTED
+    poll_until_finished(gallery, spec().ref)
+    assert gallery.start_version(spec()).outcome == StartOutcome.DONE
+    assert len(gallery.list_versions(CI, "almalinux-9-gen2")) == 1
+
+
+def test_existing_version_from_another_source_is_an_error_naming_both(gallery: GalleryClient) -> None:
+    gallery.start_version(spec())
+    other = "http://127.0.0.1:1/devstoreaccount1/9-default/other.vhd?sv=2024&sig=SECRET"
+    with pytest.raises(GalleryError) as caught:
+        gallery.start_version(spec(source=other))
+    message = str(caught.value)
+    assert SOURCE in message and "9-default/other.vhd" in message
+    assert "SECRET" not in message
+
+
+def test_missing_definition_is_an_error_naming_it(gallery: GalleryClient) -> None:
+    with pytest.raises(GalleryError, match="almalinux_ci/almalinux-99-gen2 does not exist"):
+        gallery.start_version(spec("almalinux-99-gen2"))
+
+
+def test_failed_region_is_reported_with_the_azure_error(emulator: Emulator, gallery: GalleryClient) -> None:
+    emulator.set_faults(fail_regions=["westus2"])
+    started = gallery.start_version(spec())
+    final = poll_until_finished(gallery, started.ref, started.operation_url)[-1]
+    assert final.outcome == PollOutcome.FAILED
+    assert final.error_code == "GalleryReplicationFailed"
+    assert final.error_message is not None and "West US 2" in final.error_message
+    assert {r.region: r.state for r in final.regions} == {"East US": "Completed", "West US 2": "Failed"}
+    # Without the operation URL (an adopted version) the failed regions still explain it.
+    adopted_view = gallery.poll_version(started.ref)
+    assert adopted_view.error_message is not None and "West US 2" in adopted_view.error_message
+
+
+def test_failed_version_is_replaced_only_when_allowed(emulator: Emulator, gallery: GalleryClient) -> None:
+    emulator.set_faults(fail_provisioning=True)
+    poll_until_finished(gallery, gallery.start_version(spec()).ref)
+    with pytest.raises(GalleryError, match="Failed state"):
+        gallery.start_version(spec())
+    emulator.set_faults(fail_provisioning=False)
+    outcomes = [gallery.start_version(spec(), replace_failed=True)]
+    assert outcomes[0].outcome == StartOutcome.DELETING and outcomes[0].operation_url
+    while outcomes[-1].outcome == StartOutcome.DELETING:  # deletion is an operation too: poll, never block
+        time.sleep(0.05)
+        outcomes.append(gallery.start_version(spec(), replace_failed=True))
+    assert outcomes[-1].outcome == StartOutcome.STARTED
+    assert poll_until_finished(gallery, spec().ref)[-1].outcome == PollOutcome.SUCCEEDED
+
+
+def test_throttling_comes_back_as_a_wait_without_sleeping(emulator: Emulator, gallery: GalleryClient) -> None:
+    emulator.set_faults(throttle_every=1, throttle_retry_after=40)
+    began = time.monotonic()
+    started = gallery.start_version(spec())
+    polled = gallery.poll_version(spec().ref)
+    assert time.monotonic() - began < 2.0  # the SDK did not sleep the 40 s itself
+    assert (started.outcome, started.retry_after) == (StartOutcome.RETRY, 40.0)
+    assert (polled.outcome, polled.retry_after) == (PollOutcome.RETRY, 40.0)
+    with pytest.raises(GalleryRetryableError) as caught:
+        gallery.list_versions(CI, "almalinux-9-gen2")
+    assert caught.value.retry_after == 40.0
+    with pytest.raises(GalleryRetryableError):
+        gallery.preflight([DefinitionTarget(CI, DefinitionSpec("almalinux-9-gen2", "V2", "x64"))])
+    emulator.set_faults(throttle_every=0)
+    assert gallery.start_version(spec()).outcome == StartOutcome.STARTED
+
+
+def test_poll_of_a_version_that_does_not_exist_says_missing(gallery: GalleryClient) -> None:
+    assert gallery.poll_version(VersionRef(CI, "almalinux-9-gen2", "1.2.3")).outcome == PollOutcome.MISSING
+
+
+def test_spec_carries_every_publishing_setting(emulator: Emulator, gallery: GalleryClient) -> None:
+    settings = replace(
+        Settings(),
+        target_regions=REGIONS,
+        storage_account_type="Standard_ZRS",
+        end_of_life_date=date(2030, 6, 30),
+        exclude_from_latest=True,
+        replication_mode="Shallow",
+    )
+    source = SOURCE + "?sig=SECRET"
+    version_spec = VersionSpec.from_settings(
+        settings,
+        VersionRef(CI, "almalinux-9-gen2", "9.6.2025052209"),
+        "eastus",
+        source,
+        publish_tags(source, "m", "1"),
+    )
+    assert VersionSpec.from_json(json.loads(json.dumps(version_spec.to_json()))) == version_spec
+    gallery.start_version(version_spec)
+    version: Any = gallery.compute.gallery_image_versions.get(RG, CI, "almalinux-9-gen2", "9.6.2025052209")
+    profile = version.properties.publishing_profile
+    assert [(t.name, t.regional_replica_count, t.storage_account_type) for t in profile.target_regions] == [
+        ("East US", 1, "Standard_ZRS"),
+        ("West US 2", 2, "Standard_ZRS"),
+    ]
+    assert (profile.exclude_from_latest, profile.replication_mode) == (True, "Shallow")
+    assert profile.end_of_life_date.date().isoformat() == "2030-06-30"
+    assert version.tags == {"source": SOURCE, "md5": "m", "gallery-publisher": "1"}
+
+
+def test_client_factory_refuses_non_loopback_in_local_mode_and_needs_a_subscription_in_azure() -> None:
+    with pytest.raises(SettingsError, match="loopback"):
+        compute_client(Settings(local_mode=True, arm_endpoint="https://management.azure.com"))
+    with pytest.raises(SettingsError, match="AZURE_SUBSCRIPTION_ID"):
+        compute_client(Settings())
+
+
+def test_transient_server_errors_come_back_as_a_wait(emulator: Emulator, gallery: GalleryClient) -> None:
+    emulator.set_faults(server_error_every=1)
+    began = time.monotonic()
+    started = gallery.start_version(spec())
+    assert time.monotonic() - began < 2.0  # the SDK does not retry status codes itself
+    assert started.outcome == StartOutcome.RETRY and started.retry_after == DEFAULT_RETRY_AFTER
+    assert "ServiceUnavailable" in started.message
