@@ -1,23 +1,45 @@
 """What the app's functions share, built once per process from the environment.
 
 This is the edge of the app: settings are read and SDK clients created here, then passed into
-the core. Tests that change the environment call `services.cache_clear()`.
+the core. Tests that change the environment call `app_services.cache_clear()`.
 """
 
 from __future__ import annotations
 
 import functools
 import os
-from dataclasses import dataclass
 
+import requests
+
+from gallery_publisher.arm_client import compute_client
+from gallery_publisher.gallery import GalleryClient
+from gallery_publisher.publishing import Services
 from gallery_publisher.settings import Settings, load_settings
-
-
-@dataclass(frozen=True)
-class Services:
-    settings: Settings
+from gallery_publisher.storage import blob_service_client
 
 
 @functools.cache
-def services() -> Services:
-    return Services(settings=load_settings(os.environ))
+def app_settings() -> Settings:
+    return load_settings(os.environ)
+
+
+@functools.cache
+def app_services() -> Services:
+    settings = app_settings()
+    return Services(
+        settings=settings,
+        blobs=blob_service_client(settings),
+        gallery=GalleryClient(compute_client(settings), settings.resource_group),
+    )
+
+
+@functools.cache
+def http_session() -> requests.Session:
+    return requests.Session()
+
+
+def reset() -> None:
+    """Forget what was built, so the next call reads the environment again (tests, local stack)."""
+    app_settings.cache_clear()
+    app_services.cache_clear()
+    http_session.cache_clear()

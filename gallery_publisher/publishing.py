@@ -7,7 +7,7 @@ these functions decide, and these functions never decide the flow (that is the o
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from azure.storage.blob import BlobServiceClient
@@ -101,6 +101,10 @@ def validate_vhd(plan: dict[str, Any], services: Services) -> VhdBlob:
     container = plan["container"]
     name = plan["blob_url"].rsplit(f"/{container}/", 1)[-1]
     return validate_vhd_blob(services.blobs.get_blob_client(container, name))
+
+
+def stage_result_json(result: StageResult) -> dict[str, Any]:
+    return asdict(result)
 
 
 def version_spec(job: dict[str, Any]) -> VersionSpec:

@@ -16,6 +16,7 @@ import azure.durable_functions as df
 
 from gallery_publisher.report import RegionState, VersionOutcome
 from orchestrators import names
+from orchestrators.calls import call_activity
 from orchestrators.retry import ACTIVITY_RETRY
 
 bp = df.Blueprint()
@@ -45,8 +46,10 @@ def gallery_version(context: df.DurableOrchestrationContext) -> Generator[Any, A
     began = context.current_utc_datetime
     deadline = began + timedelta(minutes=job["deadline_minutes"])
     activity = names.START_GALLERY_VERSION
+    operation_url = None  # the create's status URL: its error is the best explanation of a failure
     while True:
-        answer = yield context.call_activity_with_retry(activity, ACTIVITY_RETRY, job)
+        payload = job | {"operation_url": operation_url}
+        answer = yield from call_activity(context, activity, ACTIVITY_RETRY, payload)
         now = context.current_utc_datetime
         elapsed = (now - began).total_seconds()
         if "provisioning_state" in answer:
@@ -74,5 +77,6 @@ def gallery_version(context: df.DurableOrchestrationContext) -> Generator[Any, A
         # "started" and "progress" move on to polling; "retry" (throttled) repeats the same call.
         if answer["status"] != "retry":
             activity = names.POLL_GALLERY_VERSION
+            operation_url = answer.get("operation_url") or operation_url
         wait = answer.get("retry_after") or job["poll_seconds"]
         yield context.create_timer(now + timedelta(seconds=wait))

@@ -14,6 +14,7 @@ from typing import Any
 import azure.durable_functions as df
 
 from orchestrators import names
+from orchestrators.calls import call_activity
 from orchestrators.retry import ACTIVITY_RETRY, STAGE_RETRY
 
 bp = df.Blueprint()
@@ -75,9 +76,7 @@ def _validate(
     """Validate the VHD; a job started by a blob landing waits (on timers) for its upload to end."""
     deadline = context.current_utc_datetime + timedelta(minutes=plan["version_deadline_minutes"])
     while True:
-        answer: dict[str, Any] = yield context.call_activity_with_retry(
-            names.VALIDATE_VHD, ACTIVITY_RETRY, {"plan": plan}
-        )
+        answer = yield from call_activity(context, names.VALIDATE_VHD, ACTIVITY_RETRY, {"plan": plan})
         now = context.current_utc_datetime
         if answer["ok"] or not (wait_for_upload and answer.get("incomplete")) or now >= deadline:
             return answer
@@ -92,7 +91,7 @@ def publish_image(context: df.DurableOrchestrationContext) -> Generator[Any, Any
     result: dict[str, Any] = {"outcome": "failed", "versions": [], "staged": None}
 
     began = context.current_utc_datetime
-    planned = yield context.call_activity_with_retry(names.PLAN_JOB, ACTIVITY_RETRY, job)
+    planned = yield from call_activity(context, names.PLAN_JOB, ACTIVITY_RETRY, job)
     durations["plan"] = _seconds(context, began)
     plan: dict[str, Any] = planned.get("plan") or {}
     if not planned["ok"]:
@@ -104,9 +103,7 @@ def publish_image(context: df.DurableOrchestrationContext) -> Generator[Any, Any
         status.update(step=step, plan=plan["operations"])
         began = context.current_utc_datetime
         if step == "stage":
-            staged = yield context.call_activity_with_retry(
-                names.STAGE_RAW, STAGE_RETRY, job | {"plan": plan}
-            )
+            staged = yield from call_activity(context, names.STAGE_RAW, STAGE_RETRY, job | {"plan": plan})
         else:
             staged = yield from _validate(context, plan, wait_for_upload=job.get("wait_for_upload", False))
         durations[step] = _seconds(context, began)
@@ -143,12 +140,17 @@ def publish_image(context: df.DurableOrchestrationContext) -> Generator[Any, Any
 
     result.update(plan=plan or {"request": job["request"]}, durations=durations)
     status.update(step="report")
-    report = yield context.call_activity_with_retry(
-        names.REPORT_JOB, ACTIVITY_RETRY, {"result": result, "notify": job["request"].get("notify", False)}
+    report = yield from call_activity(
+        context,
+        names.REPORT_JOB,
+        ACTIVITY_RETRY,
+        {"result": result, "notify": job["request"].get("notify", False)},
     )
-    final = {"result": result, "summary": report["summary"], "notified": report["notified"]}
+    # Without a report the job still ends with its result; the summary then says why it is missing.
+    summary = report.get("summary") or f"(no summary: {report.get('error_message', 'report failed')})"
+    final = {"result": result, "summary": summary, "notified": report.get("notified", False)}
     if result["outcome"] == "failed":
-        status.update(step="failed", summary=report["summary"], result=result)
+        status.update(step="failed", summary=summary, result=result)
         raise JobFailedError(
             f"failed at step {result['failed_step']}: {result['error_code']} {result['error_message']}"
         )
