@@ -155,38 +155,49 @@ class _Upload:
         )
 
     def _write_disk(self, digest: hashlib._Hash) -> int:
-        """Read, hash and send every chunk of the disk (RAW then zero padding); return bytes skipped."""
+        """Read, hash and send every chunk of the disk (RAW then zero padding); return bytes skipped.
+
+        One chunk is read ahead in its own thread: socket reads and MD5 both release the GIL, so
+        the download and the hashing overlap instead of taking turns."""
         chunk_size = self.options.chunk_size
         zeros = bytes(chunk_size)
-        raw_size = self.source.size
+        offsets = range(0, self.disk_size, chunk_size)
         skipped = 0
         in_flight: set[Future[None]] = set()
-        with ThreadPoolExecutor(self.options.concurrency, thread_name_prefix="put-page") as pool:
+        with (
+            ThreadPoolExecutor(1, thread_name_prefix="read-ahead") as reader,
+            ThreadPoolExecutor(self.options.concurrency, thread_name_prefix="put-page") as pool,
+        ):
             try:
-                for offset in range(0, self.disk_size, chunk_size):
-                    length = min(chunk_size, self.disk_size - offset)
-                    chunk = self._read_chunk(offset, length, raw_size)
+                next_chunk = reader.submit(self._read_chunk, offsets[0])
+                for index, offset in enumerate(offsets):
+                    chunk = next_chunk.result()
+                    if index + 1 < len(offsets):
+                        next_chunk = reader.submit(self._read_chunk, offsets[index + 1])
                     digest.update(chunk)
                     # A bytes comparison is a memcmp: ~0.1 ms per 4 MiB, where any() takes ~20 ms.
-                    if chunk == (zeros if length == chunk_size else zeros[:length]):
-                        skipped += length
+                    if chunk == (zeros if len(chunk) == chunk_size else zeros[: len(chunk)]):
+                        skipped += len(chunk)
                     else:
                         if len(in_flight) >= 2 * self.options.concurrency:
                             done, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
                             for future in done:
                                 future.result()
                         in_flight.add(pool.submit(self._put_page, chunk, offset))
-                    self._report(min(offset + length, raw_size), skipped)
+                    self._report(min(offset + len(chunk), self.source.size), skipped)
                 for future in in_flight:
                     future.result()
             except BaseException:
                 for future in in_flight:
                     future.cancel()
                 raise
-        self._report(raw_size, skipped)
+        self._report(self.source.size, skipped)
         return skipped
 
-    def _read_chunk(self, offset: int, length: int, raw_size: int) -> bytes:
+    def _read_chunk(self, offset: int) -> bytes:
+        """The disk's chunk at `offset`: RAW bytes from the source, then zeros past its end."""
+        raw_size = self.source.size
+        length = min(self.options.chunk_size, self.disk_size - offset)
         wanted = max(0, min(length, raw_size - offset))
         data = self.source.read(wanted) if wanted else b""
         if len(data) != wanted:
