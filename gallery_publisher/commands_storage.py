@@ -1,0 +1,121 @@
+"""The `stage` and `validate-vhd` subcommands: argument set-up and the run of each."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Callable
+from pathlib import PurePosixPath
+from typing import TextIO
+from urllib.parse import unquote, urlsplit
+
+from azure.core.exceptions import AzureError
+
+from gallery_publisher.source import SourceError, open_source, public_url, redact
+from gallery_publisher.staging import StageProgress, StagingError, stage_source
+from gallery_publisher.storage import StorageError, blob_client_for_url, service_client_from_environment
+from gallery_publisher.vhd_blob import VhdBlobError, validate_vhd_blob
+
+EXIT_REFUSED = 2
+
+
+def add_stage_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("source", help="RAW image: an http(s) URL with Range support, or a local file")
+    parser.add_argument("--container", required=True, help="blob container to stage the VHD into")
+    parser.add_argument("--name", help="blob name (default: the RAW file name with .raw replaced by .vhd)")
+
+
+def add_validate_vhd_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("blob_url", help="URL of the VHD page blob to check")
+
+
+def default_blob_name(source: str) -> str:
+    name = PurePosixPath(unquote(urlsplit(source).path)).name
+    return (name[: -len(".raw")] if name.endswith(".raw") else name) + ".vhd"
+
+
+def run_stage(args: argparse.Namespace) -> int:
+    name = args.name or default_blob_name(args.source)
+    try:
+        container = service_client_from_environment().get_container_client(args.container)
+        if not container.exists():
+            raise StorageError(
+                f"container {args.container!r} does not exist in {public_url(container.url)}; create it first"
+            )
+        with open_source(args.source) as source:
+            result = stage_source(
+                source, container.get_blob_client(name), progress=ProgressPrinter(sys.stderr, time.monotonic)
+            )
+    except (SourceError, StagingError, StorageError) as error:
+        print(f"stage: {error}", file=sys.stderr)
+        return EXIT_REFUSED
+    except AzureError as error:
+        print(f"stage: Azure Storage failed: {redact(str(error).splitlines()[0])}", file=sys.stderr)
+        return 1
+    if result.reused:
+        print(f"{result.blob_url} was already staged from this source; nothing to do", file=sys.stderr)
+    summary = {
+        "blob_url": result.blob_url,
+        "md5": result.md5,
+        "size": result.size,
+        "uploaded_bytes": result.uploaded_bytes,
+        "skipped_bytes": result.skipped_bytes,
+        "seconds": round(result.seconds, 3),
+    }
+    print(json.dumps(summary))
+    return 0
+
+
+def run_validate_vhd(args: argparse.Namespace) -> int:
+    try:
+        checked = validate_vhd_blob(blob_client_for_url(args.blob_url))
+    except (VhdBlobError, StorageError) as error:
+        print(f"validate-vhd: {error}", file=sys.stderr)
+        return EXIT_REFUSED
+    summary = {
+        "blob_url": checked.blob_url,
+        "size": checked.size,
+        "disk_size": checked.disk_size,
+        "content_md5": checked.content_md5,
+    }
+    print(json.dumps(summary))
+    return 0
+
+
+class ProgressPrinter:
+    """Prints staging progress at most once per `interval` seconds, and once at the end."""
+
+    def __init__(self, stream: TextIO, clock: Callable[[], float], interval: float = 1.0) -> None:
+        self._stream = stream
+        self._clock = clock
+        self._interval = interval
+        self._started = clock()
+        self._last = self._started
+
+    def __call__(self, progress: StageProgress) -> None:
+        now = self._clock()
+        finished = progress.bytes_read >= progress.total_bytes
+        if now - self._last < self._interval and not finished:
+            return
+        self._last = now
+        elapsed = max(now - self._started, 1e-9)
+        rate = progress.bytes_read / elapsed
+        eta = (progress.total_bytes - progress.bytes_read) / rate if rate else float("inf")
+        print(
+            f"read {_size(progress.bytes_read)} of {_size(progress.total_bytes)}, "
+            f"uploaded {_size(progress.bytes_uploaded)}, skipped {_size(progress.bytes_skipped)}, "
+            f"{_size(int(rate))}/s, ETA {eta:.0f} s",
+            file=self._stream,
+            flush=True,
+        )
+
+
+def _size(count: int) -> str:
+    value = float(count)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024:
+            return f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} TiB"

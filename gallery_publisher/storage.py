@@ -1,0 +1,141 @@
+"""Blob Storage as the rest of the core sees it: staged VHD blobs, their names and their state.
+
+Clients are passed in; `service_client_from_environment` is the one place that builds one, for the
+command line and the Function App's composition root.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from urllib.parse import unquote, urlsplit
+
+from azure.core.exceptions import ResourceNotFoundError
+from azure.storage.blob import BlobClient, BlobProperties, BlobServiceClient, ContainerClient
+
+from gallery_publisher.source import public_url
+
+CONNECTION_STRING_VARIABLE = "AZURE_STORAGE_CONNECTION_STRING"
+ACCOUNT_VARIABLE = "GALLERY_PUBLISHER_STORAGE_ACCOUNT"
+DEFAULT_ACCOUNT = "almalinux"
+
+# Metadata a staged blob carries, so a re-run can recognise it without reading the source again.
+SOURCE_URL = "source_url"
+SOURCE_SIZE = "source_size"
+SOURCE_ETAG = "source_etag"
+MD5 = "md5"
+
+
+class StorageError(Exception):
+    """A storage problem the user can fix; the message says how."""
+
+
+@dataclass(frozen=True)
+class StagedBlob:
+    """A blob's state as staging records it. Complete means Content-MD5 is set: that comes last."""
+
+    name: str
+    url: str
+    size: int
+    blob_type: str
+    content_md5: str | None  # hex
+    source_url: str | None
+    source_size: int | None
+    source_etag: str | None
+    md5: str | None  # hex, as recorded in metadata
+
+    @property
+    def complete(self) -> bool:
+        return self.content_md5 is not None
+
+    def staged_from(self, source_url: str, source_size: int, source_etag: str | None) -> bool:
+        """Complete, consistent, and from this very source (same URL, size and ETag)."""
+        return (
+            self.complete
+            and self.md5 == self.content_md5
+            and source_etag is not None
+            and self.source_url == source_url
+            and self.source_size == source_size
+            and self.source_etag == source_etag
+        )
+
+
+def _staged_blob(properties: BlobProperties, url: str) -> StagedBlob:
+    metadata = properties.metadata or {}
+    content_md5 = properties.content_settings.content_md5
+    size_text = metadata.get(SOURCE_SIZE)
+    return StagedBlob(
+        name=properties.name,
+        url=public_url(url),
+        size=properties.size,
+        blob_type=str(properties.blob_type.value if properties.blob_type else ""),
+        content_md5=bytes(content_md5).hex() if content_md5 else None,
+        source_url=metadata.get(SOURCE_URL),
+        source_size=int(size_text) if size_text and size_text.isdigit() else None,
+        source_etag=metadata.get(SOURCE_ETAG),
+        md5=metadata.get(MD5),
+    )
+
+
+def blob_state(blob: BlobClient) -> StagedBlob | None:
+    """The blob's state, or None when there is no such blob."""
+    try:
+        properties = blob.get_blob_properties()
+    except ResourceNotFoundError:
+        return None
+    properties.name = blob.blob_name
+    return _staged_blob(properties, blob.url)
+
+
+def list_blob_names(container: ContainerClient, prefix: str) -> list[str]:
+    """Names of the blobs starting with `prefix`: the input of the upload-index rule."""
+    return sorted(container.list_blob_names(name_starts_with=prefix))
+
+
+def find_blobs_from_source(container: ContainerClient, source_url: str, prefix: str = "") -> list[StagedBlob]:
+    """Blobs staged earlier from this source URL (query ignored), complete or not."""
+    wanted = public_url(source_url)
+    found = []
+    for properties in container.list_blobs(name_starts_with=prefix or None, include=["metadata"]):
+        if (properties.metadata or {}).get(SOURCE_URL) == wanted:
+            url = container.get_blob_client(properties.name).url
+            found.append(_staged_blob(properties, url))
+    return found
+
+
+def read_tail(blob: BlobClient, blob_size: int, length: int) -> bytes:
+    """The last `length` bytes of a blob, without reading anything before them."""
+    return blob.download_blob(offset=blob_size - length, length=length).readall()
+
+
+def service_client_from_environment(env: Mapping[str, str] | None = None) -> BlobServiceClient:
+    """A connection string in the environment wins (that is how Azurite is reached); else the
+    account's endpoint with the ambient Azure identity."""
+    env = os.environ if env is None else env
+    connection_string = env.get(CONNECTION_STRING_VARIABLE)
+    if connection_string:
+        return BlobServiceClient.from_connection_string(connection_string)
+    from azure.identity import DefaultAzureCredential
+
+    account = env.get(ACCOUNT_VARIABLE) or DEFAULT_ACCOUNT
+    return BlobServiceClient(f"https://{account}.blob.core.windows.net", credential=DefaultAzureCredential())
+
+
+def blob_client_for_url(url: str, env: Mapping[str, str] | None = None) -> BlobClient:
+    """A client for a blob URL, authenticated as `service_client_from_environment` would be.
+
+    A URL carrying a SAS token is used as it is; its query never appears in a message."""
+    if urlsplit(url).query:
+        return BlobClient.from_blob_url(url)
+    service = service_client_from_environment(env)
+    account_url = service.url.rstrip("/") + "/"
+    if not url.startswith(account_url):
+        raise StorageError(
+            f"{public_url(url)} is not in the storage account {account_url}; point "
+            f"{CONNECTION_STRING_VARIABLE} or {ACCOUNT_VARIABLE} at the account that holds it"
+        )
+    container, _, name = url[len(account_url) :].partition("/")
+    if not container or not name:
+        raise StorageError(f"{public_url(url)} is not a blob URL (expected {account_url}CONTAINER/BLOB)")
+    return service.get_blob_client(container, unquote(name))

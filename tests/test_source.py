@@ -1,0 +1,177 @@
+"""Reading a RAW source once, front to back, through drops, stalls and server errors."""
+
+from __future__ import annotations
+
+import gzip
+import lzma
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from gallery_publisher.source import RetryPolicy, SourceError, open_source, public_url
+from local.source_server import Faults, SourceServer
+from tests.raw_images import MIB, write_sparse_raw
+
+FAST = RetryPolicy(attempts=4, first_backoff=0.01, stall_timeout=0.3)
+SECRET = "?X-Amz-Signature=s3cr3t"
+
+
+@pytest.fixture
+def image(tmp_path: Path) -> tuple[Path, bytes]:
+    root = tmp_path / "served" / "bucket"
+    root.mkdir(parents=True)
+    path = root / "disk.raw"
+    return path, write_sparse_raw(path, 6 * MIB + 4096, [(0, 4096), (MIB, 3 * MIB), (6 * MIB, 4096)])
+
+
+@pytest.fixture
+def server(image: tuple[Path, bytes]) -> Iterator[SourceServer]:
+    with SourceServer(image[0].parent.parent) as running:
+        yield running
+
+
+def read_all(location: str, block: int = MIB // 2, policy: RetryPolicy = FAST) -> bytes:
+    with open_source(location, policy=policy) as source:
+        parts = []
+        while data := source.read(block):
+            parts.append(data)
+        assert sum(map(len, parts)) == source.size
+        return b"".join(parts)
+
+
+def test_file_source_gives_every_byte_and_its_size(image: tuple[Path, bytes]) -> None:
+    path, expected = image
+    with open_source(str(path)) as source:
+        assert source.size == len(expected)
+        assert source.etag
+        assert source.url == path.resolve().as_uri()
+    assert read_all(str(path)) == expected
+
+
+def test_http_source_gives_every_byte_length_and_etag(
+    server: SourceServer, image: tuple[Path, bytes]
+) -> None:
+    with open_source(server.url_for("bucket/disk.raw") + SECRET) as source:
+        assert source.size == len(image[1])
+        assert source.etag and source.etag.startswith('"')
+        assert source.url == server.url_for("bucket/disk.raw")
+    assert read_all(server.url_for("bucket/disk.raw")) == image[1]
+
+
+def test_dropped_connection_resumes_at_the_exact_offset(
+    server: SourceServer, image: tuple[Path, bytes]
+) -> None:
+    drop = 3 * MIB + 12345
+    server.set_faults(Faults(drop_at=drop))
+    assert read_all(server.url_for("bucket/disk.raw")) == image[1]
+    ranges = [r.range for r in server.requests if r.method == "GET"]
+    assert ranges == [None, f"bytes={drop}-"]
+
+
+def test_stalled_connection_is_dropped_and_resumed(server: SourceServer, image: tuple[Path, bytes]) -> None:
+    server.set_faults(Faults(stall_at=2 * MIB, stall_seconds=3.0))
+    assert read_all(server.url_for("bucket/disk.raw")) == image[1]
+    assert [r.range for r in server.requests if r.method == "GET"] == [None, f"bytes={2 * MIB}-"]
+
+
+def test_server_errors_are_retried_until_it_recovers(server: SourceServer, image: tuple[Path, bytes]) -> None:
+    server.set_faults(Faults(server_errors=3, drop_at=MIB))
+    assert read_all(server.url_for("bucket/disk.raw")) == image[1]
+    statuses = [r.status for r in server.requests]
+    assert statuses == [503, 503, 503, 200, 206]
+
+
+def test_persistent_server_errors_give_up_without_leaking_the_query(server: SourceServer) -> None:
+    server.set_faults(Faults(server_errors=100, error_status=500))
+    with pytest.raises(SourceError, match="failed 4 times in a row") as failure:
+        open_source(server.url_for("bucket/disk.raw") + SECRET, policy=FAST)
+    assert "s3cr3t" not in str(failure.value)
+    assert len(server.requests) == 4
+
+
+def test_a_server_without_range_support_cannot_resume(server: SourceServer) -> None:
+    server.set_faults(Faults(drop_at=MIB, ignore_range=True))
+    with pytest.raises(SourceError, match="does not honour Range requests"):
+        read_all(server.url_for("bucket/disk.raw"))
+
+
+def test_missing_object_is_refused_with_the_status(server: SourceServer) -> None:
+    with pytest.raises(SourceError, match="HTTP 404") as failure:
+        open_source(server.url_for("bucket/absent.raw") + SECRET, policy=FAST)
+    assert "s3cr3t" not in str(failure.value)
+
+
+def test_source_without_a_length_is_refused(server: SourceServer) -> None:
+    server.set_faults(Faults(omit_length=True))
+    with pytest.raises(SourceError, match="no usable length"):
+        open_source(server.url_for("bucket/disk.raw"), policy=FAST)
+
+
+def test_missing_and_empty_files_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(SourceError, match="not a file"):
+        open_source(str(tmp_path / "absent.raw"))
+    (tmp_path / "empty.raw").touch()
+    with pytest.raises(SourceError, match="empty"):
+        open_source(str(tmp_path / "empty.raw"))
+
+
+def _qemu_image(tmp_path: Path, fmt: str, options: list[str]) -> Path:
+    raw = tmp_path / "base.raw"
+    write_sparse_raw(raw, 2 * MIB, [(MIB, 4096)])
+    out = tmp_path / f"image.{fmt}"
+    subprocess.run(["qemu-img", "convert", "-f", "raw", "-O", fmt, *options, raw, out], check=True)
+    return out
+
+
+@pytest.mark.parametrize(
+    ("kind", "message"),
+    [
+        ("qcow2", "a qcow2 image"),
+        ("vhd", "a VHD image"),
+        ("xz", "xz-compressed"),
+        ("gzip", "gzip-compressed"),
+    ],
+)
+def test_sources_that_are_not_raw_are_refused(tmp_path: Path, kind: str, message: str) -> None:
+    if kind == "qcow2":
+        path = _qemu_image(tmp_path, "qcow2", [])
+    elif kind == "vhd":
+        path = _qemu_image(tmp_path, "vpc", ["-o", "subformat=dynamic"])
+    else:
+        path = tmp_path / f"disk.raw.{kind}"
+        compress = lzma.compress if kind == "xz" else gzip.compress
+        path.write_bytes(compress(bytes(MIB)))
+    with pytest.raises(SourceError, match=message):
+        open_source(str(path))
+    with SourceServer(tmp_path) as server, pytest.raises(SourceError, match=message):
+        open_source(server.url_for(path.name) + SECRET, policy=FAST)
+
+
+def test_public_url_drops_query_and_fragment() -> None:
+    assert public_url("https://h/b/k.raw?sig=1#x") == "https://h/b/k.raw"
+
+
+def test_source_server_runs_as_a_command(tmp_path: Path, image: tuple[Path, bytes]) -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "local.source_server", "--dir", str(image[0].parent.parent)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        base = process.stdout.readline().strip()
+        assert base.startswith("http://127.0.0.1:")
+        head = requests.head(f"{base}/bucket/disk.raw", timeout=5)
+        assert head.headers["Content-Length"] == str(len(image[1]))
+        assert head.headers["Accept-Ranges"] == "bytes"
+        part = requests.get(f"{base}/bucket/disk.raw", headers={"Range": f"bytes={MIB}-{MIB + 9}"}, timeout=5)
+        assert part.status_code == 206
+        assert part.headers["Content-Range"] == f"bytes {MIB}-{MIB + 9}/{len(image[1])}"
+        assert part.content == image[1][MIB : MIB + 10]
+    finally:
+        process.terminate()
+        assert process.wait(timeout=10) == 0
