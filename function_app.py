@@ -15,7 +15,7 @@ import azure.durable_functions as df
 import azure.functions as func
 
 from activities import blueprint as activities_blueprint
-from activities.services import services
+from activities.services import app_settings
 from gallery_publisher.errors import PublishError
 from gallery_publisher.families import FAMILIES
 from gallery_publisher.job_request import job_instance_id, parse_job_request
@@ -48,7 +48,7 @@ async def _start(
     client: df.DurableOrchestrationClient, request: PublishRequest, job: dict[str, Any]
 ) -> str | None:
     """Start the job unless the same one is running; return its instance id, or None when it runs."""
-    settings = services().settings
+    settings = app_settings()
     instance_id = job_instance_id(request, settings)
     existing = await client.get_status(instance_id, show_input=False)
     if existing and existing.runtime_status in ACTIVE:
@@ -64,7 +64,7 @@ async def _start(
 @app.route(route="publish", methods=["POST"])
 @app.durable_client_input(client_name="client")
 async def start_publish(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
-    settings = services().settings
+    settings = app_settings()
     try:
         body = req.get_json()
     except ValueError:
@@ -132,7 +132,7 @@ async def start_from_blob(event: func.EventGridEvent, client: df.DurableOrchestr
     ):
         log.info("ignored %s for %s: not a .vhd in a VHD container", event.event_type, shown)
         return
-    settings = services().settings
+    settings = app_settings()
     body = {"image_url": url, "url_type": "vhd", "dry_run": settings.blob_trigger_dry_run,
             "public_gallery": settings.blob_trigger_public}  # fmt: skip
     try:

@@ -33,7 +33,12 @@ def _explained(step: Callable[[], dict[str, Any]]) -> dict[str, Any]:
     except GalleryRetryableError:
         raise  # throttled: let the retry policy wait and call again
     except PublishError as error:
-        return {"ok": False, "status": "error", "error_code": error_code_of(error), "error_message": str(error)}
+        return {
+            "ok": False,
+            "status": "error",
+            "error_code": error_code_of(error),
+            "error_message": str(error),
+        }
 
 
 @bp.activity_trigger(input_name="job", activity=names.PLAN_JOB)
@@ -91,13 +96,20 @@ def start_gallery_version(job: dict[str, Any]) -> dict[str, Any]:
 def poll_gallery_version(job: dict[str, Any]) -> dict[str, Any]:
     def poll() -> dict[str, Any]:
         status = app_services().gallery.poll_version(publishing.version_ref(job), job.get("operation_url"))
-        answer: dict[str, Any] = {"provisioning_state": status.provisioning_state or "", "regions": _regions(status)}
+        answer: dict[str, Any] = {
+            "provisioning_state": status.provisioning_state or "",
+            "regions": _regions(status),
+        }
         if status.outcome is PollOutcome.RETRY:
             return {"status": "retry", "retry_after": status.retry_after}
         if status.outcome is PollOutcome.IN_PROGRESS:
             return answer | {"status": "progress"}
         if status.outcome is PollOutcome.MISSING:
-            return answer | {"status": "error", "error_code": "VersionMissing", "error_message": status.error_message}
+            return answer | {
+                "status": "error",
+                "error_code": "VersionMissing",
+                "error_message": status.error_message,
+            }
         return answer | {
             "status": "done",
             "error_code": status.error_code or ("" if status.outcome is PollOutcome.SUCCEEDED else "Failed"),

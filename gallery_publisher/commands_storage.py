@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -13,10 +14,13 @@ from urllib.parse import unquote, urlsplit
 
 from azure.core.exceptions import AzureError
 
-from gallery_publisher.source import SourceError, open_source, public_url, redact
-from gallery_publisher.staging import StageProgress, StagingError, stage_source
-from gallery_publisher.storage import StorageError, blob_client_for_url, service_client_from_environment
-from gallery_publisher.vhd_blob import VhdBlobError, validate_vhd_blob
+from gallery_publisher.errors import PublishError
+from gallery_publisher.settings import load_settings
+from gallery_publisher.source import open_source
+from gallery_publisher.staging import StageProgress, stage_source
+from gallery_publisher.storage import StorageError, blob_client_for_url, blob_service_client
+from gallery_publisher.urls import redact_text, redact_url
+from gallery_publisher.vhd_blob import validate_vhd_blob
 
 EXIT_REFUSED = 2
 
@@ -39,20 +43,20 @@ def default_blob_name(source: str) -> str:
 def run_stage(args: argparse.Namespace) -> int:
     name = args.name or default_blob_name(args.source)
     try:
-        container = service_client_from_environment().get_container_client(args.container)
+        container = blob_service_client(load_settings(os.environ)).get_container_client(args.container)
         if not container.exists():
             raise StorageError(
-                f"container {args.container!r} does not exist in {public_url(container.url)}; create it first"
+                f"container {args.container!r} does not exist in {redact_url(container.url)}; create it first"
             )
         with open_source(args.source) as source:
             result = stage_source(
                 source, container.get_blob_client(name), progress=ProgressPrinter(sys.stderr, time.monotonic)
             )
-    except (SourceError, StagingError, StorageError) as error:
+    except PublishError as error:
         print(f"stage: {error}", file=sys.stderr)
         return EXIT_REFUSED
     except AzureError as error:
-        print(f"stage: Azure Storage failed: {redact(str(error).splitlines()[0])}", file=sys.stderr)
+        print(f"stage: Azure Storage failed: {redact_text(str(error).splitlines()[0])}", file=sys.stderr)
         return 1
     if result.reused:
         print(f"{result.blob_url} was already staged from this source; nothing to do", file=sys.stderr)
@@ -70,8 +74,8 @@ def run_stage(args: argparse.Namespace) -> int:
 
 def run_validate_vhd(args: argparse.Namespace) -> int:
     try:
-        checked = validate_vhd_blob(blob_client_for_url(args.blob_url))
-    except (VhdBlobError, StorageError) as error:
+        checked = validate_vhd_blob(blob_client_for_url(args.blob_url, load_settings(os.environ)))
+    except PublishError as error:
         print(f"validate-vhd: {error}", file=sys.stderr)
         return EXIT_REFUSED
     summary = {

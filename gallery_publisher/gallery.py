@@ -38,8 +38,8 @@ from gallery_publisher.gallery_records import (
     VersionSpec,
     VersionStatus,
     VersionSummary,
-    public_uri,
 )
+from gallery_publisher.urls import redact_url
 
 RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 DEFAULT_RETRY_AFTER = 30.0  # seconds, when a retryable answer names no wait
@@ -208,7 +208,7 @@ class GalleryClient:
                 self.resource_group, gallery, definition
             )
             return tuple(
-                VersionSummary(v.name or "", _state_of(v), public_uri(s) if (s := _source_of(v)) else None)
+                VersionSummary(v.name or "", _state_of(v), redact_url(s) if (s := _source_of(v)) else None)
                 for v in versions
             )
         except AzureError as error:
@@ -316,10 +316,10 @@ class GalleryClient:
     ) -> StartResult:
         ref = spec.ref
         source = _source_of(existing) or ""
-        if public_uri(source) != public_uri(spec.source_uri):
+        if redact_url(source) != redact_url(spec.source_uri):
             raise GalleryError(
-                f"version {ref} already exists from another source: it was made from {public_uri(source)}, "
-                f"this request is for {public_uri(spec.source_uri)}; publish under a new version (upload index)"
+                f"version {ref} already exists from another source: it was made from {redact_url(source)}, "
+                f"this request is for {redact_url(spec.source_uri)}; publish under a new version (upload index)"
             )
         state = _state_of(existing)
         if state == "Succeeded":

@@ -13,13 +13,9 @@ from typing import Any
 
 from gallery_publisher.families import DefinitionSpec
 from gallery_publisher.settings import Settings, TargetRegion
+from gallery_publisher.urls import redact_url
 
 TAG_VALUE_LIMIT = 256  # Azure's limit for a tag value
-
-
-def public_uri(uri: str) -> str:
-    """A URL without its query string, so a SAS token never reaches a message, tag or log."""
-    return uri.split("?", 1)[0]
 
 
 @dataclass(frozen=True)
@@ -100,7 +96,7 @@ class VersionSpec:
 
 def publish_tags(source_url: str, md5: str, tool_version: str) -> dict[str, str]:
     """The tags a version carries: where it came from (no query string), its MD5, the tool version."""
-    source = public_uri(source_url)
+    source = redact_url(source_url)
     if len(source) > TAG_VALUE_LIMIT:
         source = "…" + source[-(TAG_VALUE_LIMIT - 1) :]
     return {"source": source, "md5": md5, "gallery-publisher": tool_version}

@@ -7,17 +7,19 @@ exact offset it had reached, so the caller's running MD5 stays valid and nothing
 from __future__ import annotations
 
 import os
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import BinaryIO, Protocol
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import requests
 import urllib3.exceptions
+
+from gallery_publisher.errors import PublishError
+from gallery_publisher.urls import redact_text, redact_url
 
 # Magic numbers at offset 0 of formats people mistake for a RAW disk, with the fix for each.
 _NOT_RAW: tuple[tuple[bytes, str, str], ...] = (
@@ -29,28 +31,14 @@ _NOT_RAW: tuple[tuple[bytes, str, str], ...] = (
 MAGIC_PROBE = max(len(magic) for magic, _, _ in _NOT_RAW)
 
 
-class SourceError(Exception):
+class SourceError(PublishError):
     """The source cannot be read as a RAW disk; the message names the problem and the fix."""
-
-
-_URL_QUERY = re.compile(r"(https?://[^\s?#'\"]*)[?#][^\s'\"]*")
-
-
-def redact(text: str) -> str:
-    """The text with the query of every URL in it removed (error messages quote URLs)."""
-    return _URL_QUERY.sub(r"\1", text)
-
-
-def public_url(url: str) -> str:
-    """The URL without its query or fragment: SAS tokens and signatures never reach a log."""
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
 
 
 def check_raw_magic(first_bytes: bytes, location: str) -> None:
     for magic, what, fix in _NOT_RAW:
         if first_bytes.startswith(magic):
-            raise SourceError(f"{public_url(location)} is {what}, not a RAW disk image: {fix}")
+            raise SourceError(f"{redact_url(location)} is {what}, not a RAW disk image: {fix}")
 
 
 class RawSource(Protocol):
@@ -130,7 +118,7 @@ class HttpSource:
         sleep: Callable[[float], None],
     ) -> None:
         self._location = url
-        self._url = public_url(url)
+        self._url = redact_url(url)
         self._session = session
         self._policy = policy
         self._sleep = sleep
@@ -263,7 +251,7 @@ def _usable_length(response: requests.Response, url: str) -> int:
 
 def _describe(error: BaseException) -> str:
     # requests and urllib3 put the full URL, query included, into their messages.
-    return redact(f"{type(error).__name__}: {error}")
+    return redact_text(f"{type(error).__name__}: {error}")
 
 
 class OpenedSource:
@@ -326,7 +314,7 @@ def open_source(
             source.close()
             raise SourceError(f"{path} is empty; a RAW disk image has a length")
     else:
-        raise SourceError(f"cannot read {public_url(location)}: give an http(s) URL or a local file path")
+        raise SourceError(f"cannot read {redact_url(location)}: give an http(s) URL or a local file path")
     try:
         head = source.read(MAGIC_PROBE)
         check_raw_magic(head, location)

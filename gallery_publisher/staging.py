@@ -21,7 +21,9 @@ from azure.core.exceptions import AzureError, HttpResponseError
 from azure.storage.blob import BlobClient, ContentSettings
 
 from gallery_publisher import storage, vhd
-from gallery_publisher.source import RawSource, public_url, redact
+from gallery_publisher.errors import PublishError
+from gallery_publisher.source import RawSource
+from gallery_publisher.urls import redact_text, redact_url
 
 GIB = 1024 * vhd.MIB
 MAX_PUT_PAGE = 4 * vhd.MIB  # Azure's limit for one Put Page (Azurite accepts more)
@@ -34,7 +36,7 @@ VHD_CONTENT_TYPE = "application/octet-stream"
 log = logging.getLogger(__name__)
 
 
-class StagingError(Exception):
+class StagingError(PublishError):
     """Staging was refused or failed; the message names the problem and the fix."""
 
 
@@ -133,7 +135,7 @@ class _Upload:
         self.uploaded_lock = Lock()
 
     def run(self, started: float) -> StageResult:
-        blob_url = public_url(self.blob.url)
+        blob_url = redact_url(self.blob.url)
         self.blob.create_page_blob(size=self.disk_size + vhd.FOOTER_SIZE, metadata=self.metadata)
         digest = hashlib.md5()
         skipped = self._write_disk(digest)
@@ -216,8 +218,8 @@ class _Upload:
             except AzureError as error:
                 if attempt == attempts or not _transient(error):
                     raise StagingError(
-                        f"writing bytes {offset}-{offset + len(data) - 1} of {public_url(self.blob.url)} "
-                        f"failed after {attempt} attempt(s): {redact(str(error).splitlines()[0])}"
+                        f"writing bytes {offset}-{offset + len(data) - 1} of {redact_url(self.blob.url)} "
+                        f"failed after {attempt} attempt(s): {redact_text(str(error).splitlines()[0])}"
                     ) from None
                 self.sleep(self.options.put_backoff * 2 ** (attempt - 1))
         with self.uploaded_lock:

@@ -6,19 +6,15 @@ command line and the Function App's composition root.
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
 from azure.core.exceptions import ResourceNotFoundError
 from azure.storage.blob import BlobClient, BlobProperties, BlobServiceClient, ContainerClient
 
-from gallery_publisher.source import public_url
-
-CONNECTION_STRING_VARIABLE = "AZURE_STORAGE_CONNECTION_STRING"
-ACCOUNT_VARIABLE = "GALLERY_PUBLISHER_STORAGE_ACCOUNT"
-DEFAULT_ACCOUNT = "almalinux"
+from gallery_publisher.errors import PublishError
+from gallery_publisher.settings import Settings
+from gallery_publisher.urls import redact_url
 
 # Metadata a staged blob carries, so a re-run can recognise it without reading the source again.
 SOURCE_URL = "source_url"
@@ -27,7 +23,7 @@ SOURCE_ETAG = "source_etag"
 MD5 = "md5"
 
 
-class StorageError(Exception):
+class StorageError(PublishError):
     """A storage problem the user can fix; the message says how."""
 
 
@@ -67,7 +63,7 @@ def _staged_blob(properties: BlobProperties, url: str) -> StagedBlob:
     size_text = metadata.get(SOURCE_SIZE)
     return StagedBlob(
         name=properties.name,
-        url=public_url(url),
+        url=redact_url(url),
         size=properties.size,
         blob_type=str(properties.blob_type.value if properties.blob_type else ""),
         content_md5=bytes(content_md5).hex() if content_md5 else None,
@@ -95,7 +91,7 @@ def list_blob_names(container: ContainerClient, prefix: str) -> list[str]:
 
 def find_blobs_from_source(container: ContainerClient, source_url: str, prefix: str = "") -> list[StagedBlob]:
     """Blobs staged earlier from this source URL (query ignored), complete or not."""
-    wanted = public_url(source_url)
+    wanted = redact_url(source_url)
     found = []
     for properties in container.list_blobs(name_starts_with=prefix or None, include=["metadata"]):
         if (properties.metadata or {}).get(SOURCE_URL) == wanted:
@@ -109,33 +105,30 @@ def read_tail(blob: BlobClient, blob_size: int, length: int) -> bytes:
     return blob.download_blob(offset=blob_size - length, length=length).readall()
 
 
-def service_client_from_environment(env: Mapping[str, str] | None = None) -> BlobServiceClient:
-    """A connection string in the environment wins (that is how Azurite is reached); else the
-    account's endpoint with the ambient Azure identity."""
-    env = os.environ if env is None else env
-    connection_string = env.get(CONNECTION_STRING_VARIABLE)
-    if connection_string:
-        return BlobServiceClient.from_connection_string(connection_string)
+def blob_service_client(settings: Settings) -> BlobServiceClient:
+    """The storage account of the settings: a connection string wins (that is how Azurite is
+    reached); else the account's endpoint with the ambient Azure identity."""
+    if settings.storage_connection_string:
+        return BlobServiceClient.from_connection_string(settings.storage_connection_string)
     from azure.identity import DefaultAzureCredential
 
-    account = env.get(ACCOUNT_VARIABLE) or DEFAULT_ACCOUNT
-    return BlobServiceClient(f"https://{account}.blob.core.windows.net", credential=DefaultAzureCredential())
+    return BlobServiceClient(settings.blob_endpoint, credential=DefaultAzureCredential())
 
 
-def blob_client_for_url(url: str, env: Mapping[str, str] | None = None) -> BlobClient:
-    """A client for a blob URL, authenticated as `service_client_from_environment` would be.
+def blob_client_for_url(url: str, settings: Settings) -> BlobClient:
+    """A client for a blob URL, authenticated as `blob_service_client` would be.
 
     A URL carrying a SAS token is used as it is; its query never appears in a message."""
     if urlsplit(url).query:
         return BlobClient.from_blob_url(url)
-    service = service_client_from_environment(env)
+    service = blob_service_client(settings)
     account_url = service.url.rstrip("/") + "/"
     if not url.startswith(account_url):
         raise StorageError(
-            f"{public_url(url)} is not in the storage account {account_url}; point "
-            f"{CONNECTION_STRING_VARIABLE} or {ACCOUNT_VARIABLE} at the account that holds it"
+            f"{redact_url(url)} is not in the storage account {account_url}; point "
+            "AZURE_STORAGE_CONNECTION_STRING or GALLERY_PUBLISHER_STORAGE_ACCOUNT at the account that holds it"
         )
     container, _, name = url[len(account_url) :].partition("/")
     if not container or not name:
-        raise StorageError(f"{public_url(url)} is not a blob URL (expected {account_url}CONTAINER/BLOB)")
+        raise StorageError(f"{redact_url(url)} is not a blob URL (expected {account_url}CONTAINER/BLOB)")
     return service.get_blob_client(container, unquote(name))

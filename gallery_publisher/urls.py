@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlsplit, urlunsplit
+
+_URL_QUERY = re.compile(r"(https?://[^\s?#'\"]*)[?#][^\s'\"]*")
 
 
 def redact_url(url: str) -> str:
@@ -16,3 +19,8 @@ def redact_url(url: str) -> str:
 
 def blob_url(endpoint: str, container: str, blob_name: str) -> str:
     return f"{endpoint.rstrip('/')}/{container}/{blob_name}"
+
+
+def redact_text(text: str) -> str:
+    """The text with the query of every URL in it removed (error messages of HTTP libraries quote URLs)."""
+    return _URL_QUERY.sub(r"\1", text)

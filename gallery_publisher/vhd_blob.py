@@ -8,11 +8,18 @@ from azure.core.exceptions import ClientAuthenticationError, HttpResponseError
 from azure.storage.blob import BlobClient
 
 from gallery_publisher import storage, vhd
-from gallery_publisher.source import public_url
+from gallery_publisher.errors import PublishError
+from gallery_publisher.urls import redact_url
 
 
-class VhdBlobError(Exception):
+class VhdBlobError(PublishError):
     """The blob is not a VHD a gallery can use; the message says why and what to do."""
+
+
+class VhdBlobUnfinishedError(VhdBlobError):
+    """The blob looks like an upload still under way: no footer yet, or a staging not finished."""
+
+    code = "VhdBlobUnfinished"
 
 
 @dataclass(frozen=True)
@@ -25,7 +32,7 @@ class VhdBlob:
 
 def validate_vhd_blob(blob: BlobClient) -> VhdBlob:
     """Exists, is a page blob, ends in a valid fixed-disk footer, and is N MiB + 512 bytes."""
-    url = public_url(blob.url)
+    url = redact_url(blob.url)
     try:
         state = storage.blob_state(blob)
         if state is None:
@@ -36,7 +43,7 @@ def validate_vhd_blob(blob: BlobClient) -> VhdBlob:
                 "from page blobs: upload the VHD again with `--type page`"
             )
         if state.source_url is not None and not state.complete:
-            raise VhdBlobError(
+            raise VhdBlobUnfinishedError(
                 f"{url} is incomplete: its staging from {state.source_url} did not finish; stage it again"
             )
         if state.size < vhd.FOOTER_SIZE:
@@ -49,5 +56,8 @@ def validate_vhd_blob(blob: BlobClient) -> VhdBlob:
     try:
         parsed = vhd.check_fixed_vhd(state.size, footer)
     except vhd.VhdFooterError as error:
-        raise VhdBlobError(f"{url} is not a usable fixed VHD: {error}") from None
+        # A page blob reads as zeros until written: no footer yet most likely means an upload under way.
+        unfinished = footer == bytes(vhd.FOOTER_SIZE)
+        kind = VhdBlobUnfinishedError if unfinished else VhdBlobError
+        raise kind(f"{url} is not a usable fixed VHD: {error}") from None
     return VhdBlob(url, state.size, parsed.disk_size, state.content_md5)

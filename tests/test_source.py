@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from gallery_publisher.source import RetryPolicy, SourceError, open_source, public_url
+from gallery_publisher.source import RetryPolicy, SourceError, open_source
+from gallery_publisher.urls import redact_url
 from local.source_server import Faults, SourceServer
 from tests.raw_images import MIB, write_sparse_raw
 
@@ -152,7 +153,7 @@ def test_sources_that_are_not_raw_are_refused(tmp_path: Path, kind: str, message
 
 
 def test_public_url_drops_query_and_fragment() -> None:
-    assert public_url("https://h/b/k.raw?sig=1#x") == "https://h/b/k.raw"
+    assert redact_url("https://h/b/k.raw?sig=1#x") == "https://h/b/k.raw"
 
 
 def test_source_server_runs_as_a_command(tmp_path: Path, image: tuple[Path, bytes]) -> None:

@@ -17,7 +17,6 @@ from gallery_publisher.commands_storage import (
     run_stage,
 )
 from gallery_publisher.staging import StageProgress
-from gallery_publisher.storage import CONNECTION_STRING_VARIABLE
 from local.azurite import Azurite
 from local.source_server import SourceServer
 from tests.raw_images import MIB, new_container, write_sparse_raw
@@ -34,7 +33,7 @@ def run_cli(*argv: str) -> int:
 def test_stage_prints_progress_and_a_json_summary(
     azurite: Azurite, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setenv(CONNECTION_STRING_VARIABLE, azurite.connection_string)
+    monkeypatch.setenv("AZURE_STORAGE_CONNECTION_STRING", azurite.connection_string)
     container = new_container(BlobServiceClient.from_connection_string(azurite.connection_string))
     (tmp_path / "images").mkdir()
     write_sparse_raw(tmp_path / "images" / NAME, 9 * MIB, [(0, MIB), (8 * MIB, 4096)])
@@ -61,7 +60,7 @@ def test_stage_prints_progress_and_a_json_summary(
 def test_stage_with_a_name_and_a_refusal(
     azurite: Azurite, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setenv(CONNECTION_STRING_VARIABLE, azurite.connection_string)
+    monkeypatch.setenv("AZURE_STORAGE_CONNECTION_STRING", azurite.connection_string)
     container = new_container(BlobServiceClient.from_connection_string(azurite.connection_string))
     raw = tmp_path / "disk.raw"
     write_sparse_raw(raw, MIB, [(0, 512)])

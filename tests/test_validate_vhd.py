@@ -13,7 +13,6 @@ from gallery_publisher import vhd
 from gallery_publisher.commands_storage import add_validate_vhd_arguments, run_validate_vhd
 from gallery_publisher.source import open_source
 from gallery_publisher.staging import stage_source
-from gallery_publisher.storage import CONNECTION_STRING_VARIABLE
 from gallery_publisher.vhd_blob import VhdBlobError, validate_vhd_blob
 from local.azurite import Azurite
 from tests.raw_images import MIB, RecordingTransport, new_container, write_sparse_raw
@@ -111,7 +110,7 @@ def test_command_prints_json_when_valid_and_exits_2_with_reason_otherwise(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    monkeypatch.setenv(CONNECTION_STRING_VARIABLE, azurite.connection_string)
+    monkeypatch.setenv("AZURE_STORAGE_CONNECTION_STRING", azurite.connection_string)
     url = page_blob(container, "cli.vhd", bytes(MIB) + vhd.build_footer(MIB))
 
     assert run_cli(url) == 0

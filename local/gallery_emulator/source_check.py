@@ -7,12 +7,8 @@ from urllib.parse import unquote, urlsplit
 from azure.core.exceptions import ResourceNotFoundError
 from azure.storage.blob import BlobServiceClient, BlobType
 
+from gallery_publisher.urls import redact_url
 from gallery_publisher.vhd import FOOTER_SIZE, VhdFooterError, check_fixed_vhd
-
-
-def public_uri(uri: str) -> str:
-    """The URI without its query string: a SAS token never goes into an error message."""
-    return uri.split("?", 1)[0]
 
 
 class SourceChecker:
@@ -24,8 +20,8 @@ class SourceChecker:
 
     def problem(self, uri: str) -> str | None:
         """Why this source cannot make an image version, or None when it can."""
-        shown = public_uri(uri)
-        if not public_uri(uri).startswith(self._endpoint + "/"):
+        shown = redact_url(uri)
+        if not shown.startswith(self._endpoint + "/"):
             return (
                 f"The source blob {shown} is not in the storage account this gallery can read "
                 f"({self._endpoint}): upload the VHD there and use its URI."
