@@ -24,11 +24,7 @@ from gallery_publisher.plan import PublishRequest
 from gallery_publisher.urls import redact_url
 from orchestrators import gallery_version, names, publish_image
 
-app = df.DFApp(http_auth_level=func.AuthLevel.FUNCTION)
-app.register_functions(publish_image.bp)
-app.register_functions(gallery_version.bp)
-app.register_functions(activities_blueprint.bp)
-
+starters = df.Blueprint(http_auth_level=func.AuthLevel.FUNCTION)
 log = logging.getLogger("gallery_publisher.starters")
 ACTIVE = (df.OrchestrationRuntimeStatus.Running, df.OrchestrationRuntimeStatus.Pending)
 VHD_CONTAINERS = frozenset(family.container for family in FAMILIES)
@@ -61,8 +57,8 @@ async def _start(
     return instance_id
 
 
-@app.route(route="publish", methods=["POST"])
-@app.durable_client_input(client_name="client")
+@starters.route(route="publish", methods=["POST"])
+@starters.durable_client_input(client_name="client")
 async def start_publish(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     settings = app_settings()
     try:
@@ -91,8 +87,8 @@ async def start_publish(req: func.HttpRequest, client: df.DurableOrchestrationCl
     )
 
 
-@app.route(route="publish/{instance_id}", methods=["GET"])
-@app.durable_client_input(client_name="client")
+@starters.route(route="publish/{instance_id}", methods=["GET"])
+@starters.durable_client_input(client_name="client")
 async def publish_status(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     instance_id = req.route_params["instance_id"]
     status = await client.get_status(instance_id, show_input=False)
@@ -117,8 +113,8 @@ async def publish_status(req: func.HttpRequest, client: df.DurableOrchestrationC
     return _json_response(shaped, 202 if running else 200)
 
 
-@app.event_grid_trigger(arg_name="event")
-@app.durable_client_input(client_name="client")
+@starters.event_grid_trigger(arg_name="event")
+@starters.durable_client_input(client_name="client")
 async def start_from_blob(event: func.EventGridEvent, client: df.DurableOrchestrationClient) -> None:
     """A blob landed; start a job for a .vhd in a VHD container. Only the URL is read, never the content."""
     data = event.get_json() or {}
@@ -144,3 +140,14 @@ async def start_from_blob(event: func.EventGridEvent, client: df.DurableOrchestr
     # waits for the upload to finish (a valid footer) instead of failing on a half-written VHD.
     started = await _start(client, request, {"request": body, "wait_for_upload": True})
     log.info("%s for %s", f"started job {started}" if started else "a job is already running", shown)
+
+
+def create_app() -> df.DFApp:
+    """A new app with every function registered (the local runner builds one per stack)."""
+    app = df.DFApp(http_auth_level=func.AuthLevel.FUNCTION)
+    for blueprint in (starters, publish_image.bp, gallery_version.bp, activities_blueprint.bp):
+        app.register_functions(blueprint)
+    return app
+
+
+app = create_app()

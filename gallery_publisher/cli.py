@@ -13,10 +13,15 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
+from gallery_publisher import commands_gallery, commands_storage, commands_submit, publishing
+from gallery_publisher.arm_client import compute_client
 from gallery_publisher.errors import PublishError
+from gallery_publisher.gallery import GalleryClient
 from gallery_publisher.image_names import ImageType, SourceKind, parse_image_name
 from gallery_publisher.plan import ExistingState, PublishRequest, make_plan
+from gallery_publisher.publishing import Services
 from gallery_publisher.settings import Settings, load_settings
+from gallery_publisher.storage import blob_service_client
 
 EXIT_REFUSED = 2
 Command = Callable[[argparse.Namespace], int]
@@ -27,12 +32,15 @@ def _settings(overrides: dict[str, str] | None = None) -> Settings:
 
 
 def _existing_state(request: PublishRequest, settings: Settings, offline: bool) -> ExistingState:
+    """What is already in storage and the gallery (after checking the target definitions exist)."""
     if offline:
         return ExistingState()
-    raise PublishError(
-        "reading existing blobs and versions from Azure is not available yet; pass --offline to plan "
-        "as if nothing had been uploaded"
+    services = Services(
+        settings,
+        blob_service_client(settings),
+        GalleryClient(compute_client(settings), settings.resource_group),
     )
+    return publishing.prepare_job(request, services).existing
 
 
 def run_plan(args: argparse.Namespace) -> int:
@@ -66,6 +74,20 @@ def build_parser() -> argparse.ArgumentParser:
     plan = commands.add_parser("plan", help="show what would be published where (a dry run)")
     add_plan_arguments(plan)
     plan.set_defaults(run=run_plan)
+    stage = commands.add_parser("stage", help="stream a RAW image into a fixed-VHD page blob")
+    commands_storage.add_stage_arguments(stage)
+    stage.set_defaults(run=commands_storage.run_stage)
+    validate = commands.add_parser("validate-vhd", help="check a VHD blob as Azure will")
+    commands_storage.add_validate_vhd_arguments(validate)
+    validate.set_defaults(run=commands_storage.run_validate_vhd)
+    versions = commands.add_parser("versions", help="list an image definition's versions with their state")
+    commands_gallery.add_versions_arguments(versions)
+    versions.set_defaults(run=commands_gallery.run_versions)
+    submit = commands.add_parser(
+        "submit", help="submit a job to the Function App and follow it (release workflow)"
+    )
+    commands_submit.add_submit_arguments(submit)
+    submit.set_defaults(run=commands_submit.run_submit)
     return parser
 
 

@@ -69,6 +69,7 @@ def read_existing_state(request: PublishRequest, services: Services) -> Existing
 class PreparedJob:
     plan: PublishPlan
     definitions: tuple[DefinitionInfo, ...]
+    existing: ExistingState
 
     def to_json(self) -> dict[str, Any]:
         locations = {info.name: info.location for info in self.definitions}
@@ -81,8 +82,8 @@ class PreparedJob:
 def prepare_job(request: PublishRequest, services: Services) -> PreparedJob:
     """Check the target definitions (before anything is written), read what exists, plan."""
     definitions = services.gallery.preflight(definition_targets(request, services.settings))
-    plan = make_plan(request, services.settings, read_existing_state(request, services))
-    return PreparedJob(plan, definitions)
+    existing = read_existing_state(request, services)
+    return PreparedJob(make_plan(request, services.settings, existing), definitions, existing)
 
 
 def stage_raw(

@@ -1,0 +1,86 @@
+"""`gallery-publisher submit IMAGE_URL …`: what the release workflow runs.
+
+POST the job to the Function App, follow its status with backoff, print progress, write the
+summary to $GITHUB_STEP_SUMMARY when set; exit 0 only when the job succeeded (or dry-ran).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Any
+
+import requests
+
+from gallery_publisher.errors import PublishError
+from gallery_publisher.submit import Backoff, JobStatus, PublisherClient
+
+KEY_VARIABLE = "GALLERY_PUBLISHER_FUNCTION_KEY"
+EXIT_FAILED = 1
+EXIT_REFUSED = 2
+
+
+def add_submit_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("image_url", help="RAW image URL (S3) or VHD blob URL")
+    kind = parser.add_mutually_exclusive_group()
+    kind.add_argument(
+        "--raw", dest="url_type", action="store_const", const="raw", help="the URL is a RAW image"
+    )
+    kind.add_argument(
+        "--vhd", dest="url_type", action="store_const", const="vhd", help="the URL is a VHD blob"
+    )
+    parser.add_argument("--no-dry-run", dest="dry_run", action="store_false", help="really publish")
+    parser.add_argument("--public-gallery", action="store_true", help="publish to the public gallery")
+    parser.add_argument("--notify", action="store_true", help="post the summary to Mattermost")
+    parser.add_argument("--function-url", required=True, help="the Function App's base URL")
+    parser.add_argument("--poll-interval", type=float, default=2.0, help="first wait between polls (s)")
+
+
+class _ProgressPrinter:
+    """Prints each progress line once, when it first appears or changes."""
+
+    def __init__(self) -> None:
+        self._shown: list[str] = []
+
+    def __call__(self, status: JobStatus) -> None:
+        lines = [f"[{status.runtime_status}] {line}" for line in status.progress]
+        for line in lines:
+            if line not in self._shown:
+                print(line, file=sys.stderr, flush=True)
+        self._shown = lines
+
+
+def _write_step_summary(summary: str) -> None:
+    path = os.environ.get("GITHUB_STEP_SUMMARY")
+    if path and summary:
+        with open(path, "a", encoding="utf-8") as out:
+            out.write(summary + "\n")
+
+
+def run_submit(args: argparse.Namespace) -> int:
+    body: dict[str, Any] = {
+        "image_url": args.image_url,
+        "dry_run": args.dry_run,
+        "public_gallery": args.public_gallery,
+        "notify": args.notify,
+    }
+    if args.url_type:
+        body["url_type"] = args.url_type
+    client = PublisherClient(requests.Session(), args.function_url, os.environ.get(KEY_VARIABLE))
+    try:
+        instance_id = client.submit(body)
+        print(f"job {instance_id}", file=sys.stderr, flush=True)
+        final = client.follow(instance_id, _ProgressPrinter(), Backoff(first=args.poll_interval))
+    except PublishError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_REFUSED
+    except requests.RequestException as error:
+        print(f"error: the Function App could not be reached: {type(error).__name__}", file=sys.stderr)
+        return EXIT_FAILED
+    print(final.summary)
+    _write_step_summary(final.summary)
+    if final.succeeded:
+        return 0
+    print(f"error: the job ended {final.runtime_status} ({final.outcome or 'no result'})", file=sys.stderr)
+    return EXIT_FAILED

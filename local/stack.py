@@ -1,0 +1,114 @@
+"""The embedded local stack: Azurite, the gallery emulator, a RAW source server, and the app itself
+run by the in-process durable runner behind its HTTP routes, all on loopback.
+
+The app is pointed at the stack through its ordinary settings (environment variables), exactly as
+it would be pointed at Azure: nothing in the app knows it runs locally but `LOCAL_MODE`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from azure.storage.blob import BlobServiceClient
+
+from activities import services
+from gallery_publisher.families import FAMILIES
+from local.azurite import Azurite, run_azurite
+from local.durable_runner import DurableRunner, ScaledClock, VirtualClock
+from local.gallery_emulator.config import EmulatorConfig
+from local.gallery_emulator.server import Emulator, running_emulator
+from local.source_server import SourceServer
+
+SOURCE_BUCKET = "almalinux-images"
+LOCAL_SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
+
+
+@dataclass(frozen=True)
+class StackOptions:
+    workdir: Path
+    # One orchestration second lasts `time_scale` real seconds; the emulator runs at the same scale.
+    time_scale: float = 0.01
+    region_seconds: float = 600.0  # the emulator's replication time per region (realistic by default)
+    validation_seconds: float = 120.0
+    virtual_clock: bool = False  # tests of pure flow; real I/O wants the scaled clock
+    port: int = 0  # the app's HTTP routes (7071 is what Core Tools uses)
+    seed: int = 0  # the runner's completion order
+    settings: dict[str, str] = field(default_factory=dict)  # extra app settings
+
+
+@dataclass
+class LocalStack:
+    azurite: Azurite
+    emulator: Emulator
+    source: SourceServer
+    runner: DurableRunner
+    images_dir: Path
+
+    @property
+    def blobs(self) -> BlobServiceClient:
+        return BlobServiceClient.from_connection_string(self.azurite.connection_string)
+
+    def raw_url(self, file_name: str) -> str:
+        return self.source.url_for(f"{SOURCE_BUCKET}/{file_name}")
+
+    def raw_path(self, file_name: str) -> Path:
+        return self.images_dir / SOURCE_BUCKET / file_name
+
+
+def app_environment(azurite: Azurite, emulator: Emulator, extra: dict[str, str]) -> dict[str, str]:
+    return {
+        "AZURE_SUBSCRIPTION_ID": LOCAL_SUBSCRIPTION,
+        "AZURE_STORAGE_CONNECTION_STRING": azurite.connection_string,
+        "GALLERY_PUBLISHER_LOCAL_MODE": "true",
+        "GALLERY_PUBLISHER_ARM_ENDPOINT": emulator.base_url,
+        **extra,
+    }
+
+
+@contextmanager
+def _app_environment(values: dict[str, str]) -> Iterator[None]:
+    """Set the app's settings for the stack's life, then put the environment back as it was."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    services.reset()
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        services.reset()
+
+
+@contextmanager
+def local_stack(options: StackOptions) -> Iterator[LocalStack]:
+    """Start everything; stop everything (processes included) when the block ends."""
+    from function_app import create_app  # the app reads its settings at first use, after we set them
+
+    images_dir = options.workdir / "images"
+    (images_dir / SOURCE_BUCKET).mkdir(parents=True, exist_ok=True)
+    with ExitStack() as stack:
+        azurite = stack.enter_context(run_azurite(options.workdir / "azurite"))
+        blobs = BlobServiceClient.from_connection_string(azurite.connection_string)
+        for container in sorted({family.container for family in FAMILIES}):
+            blobs.create_container(container)
+        config = EmulatorConfig(
+            time_scale=options.time_scale,
+            region_seconds=options.region_seconds,
+            validation_seconds=options.validation_seconds,
+            storage_connection_string=azurite.connection_string,
+        )
+        emulator = stack.enter_context(running_emulator(config))
+        source = stack.enter_context(SourceServer(images_dir))
+        stack.enter_context(_app_environment(app_environment(azurite, emulator, options.settings)))
+        clock = VirtualClock() if options.virtual_clock else ScaledClock(scale=options.time_scale)
+        runner = stack.enter_context(
+            DurableRunner(create_app(), clock=clock, seed=options.seed, port=options.port)
+        )
+        yield LocalStack(azurite, emulator, source, runner, images_dir)
