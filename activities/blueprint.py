@@ -30,8 +30,9 @@ log = logging.getLogger("gallery_publisher.activities")
 def _explained(step: Callable[[], dict[str, Any]]) -> dict[str, Any]:
     try:
         return {"ok": True, **step()}
-    except GalleryRetryableError:
-        raise  # throttled: let the retry policy wait and call again
+    except GalleryRetryableError as error:
+        # Throttled: the orchestrator waits as long as Azure asked, on a durable timer.
+        return {"ok": False, "status": "retry", "retry_after": error.retry_after, "error_message": str(error)}
     except PublishError as error:
         return {
             "ok": False,

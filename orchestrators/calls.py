@@ -8,6 +8,7 @@ error that outlived every retry) reaches the orchestrator as an exception whose 
 from __future__ import annotations
 
 from collections.abc import Generator
+from datetime import timedelta
 from typing import Any
 
 import azure.durable_functions as df
@@ -29,4 +30,22 @@ def call_activity(
             "error_code": "ActivityFailed",
             "error_message": reason_of(error),
         }
+    return answer
+
+
+def call_activity_throttled(
+    context: df.DurableOrchestrationContext,
+    name: str,
+    retry: df.RetryOptions,
+    payload: dict[str, Any],
+    most_waits: int = 20,
+) -> Generator[Any, Any, dict[str, Any]]:
+    """Like call_activity, but an answer of {"status": "retry", "retry_after"} (Azure throttled us)
+    is waited out on a durable timer and the call made again, at most `most_waits` times."""
+    for _ in range(most_waits):
+        answer = yield from call_activity(context, name, retry, payload)
+        if answer.get("status") != "retry":
+            return answer
+        wake = context.current_utc_datetime + timedelta(seconds=answer.get("retry_after") or 30)
+        yield context.create_timer(wake)
     return answer

@@ -14,7 +14,7 @@ from typing import Any
 import azure.durable_functions as df
 
 from orchestrators import names
-from orchestrators.calls import call_activity
+from orchestrators.calls import call_activity, call_activity_throttled
 from orchestrators.retry import ACTIVITY_RETRY, STAGE_RETRY
 
 bp = df.Blueprint()
@@ -91,7 +91,7 @@ def publish_image(context: df.DurableOrchestrationContext) -> Generator[Any, Any
     result: dict[str, Any] = {"outcome": "failed", "versions": [], "staged": None}
 
     began = context.current_utc_datetime
-    planned = yield from call_activity(context, names.PLAN_JOB, ACTIVITY_RETRY, job)
+    planned = yield from call_activity_throttled(context, names.PLAN_JOB, ACTIVITY_RETRY, job)
     durations["plan"] = _seconds(context, began)
     plan: dict[str, Any] = planned.get("plan") or {}
     if not planned["ok"]:
