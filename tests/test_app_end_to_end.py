@@ -165,12 +165,13 @@ def test_a_source_dropped_mid_stage_resumes_and_the_blob_is_exact(stack: LocalSt
 
 
 def test_http_starter_refuses_bad_requests_with_400(stack: LocalStack) -> None:
-    for body, reason in [
+    cases: list[tuple[dict[str, Any], str]] = [
         ({"image_url": "https://evil.example/AlmaLinux-9-Azure-9.6-20250522.0.x86_64.raw"}, "not allowed"),
         ({"image_url": stack.raw_url("not-an-image.qcow2")}, "Could not parse filename"),
         ({"image_url": stack.raw_url("AlmaLinux-9-Azure-9.6-20250522.0.x86_64.raw"), "dry_run": "no"}, "must be a bool"),
         ({"image_url": stack.raw_url("AlmaLinux-9-Azure-9.6-20250522.0.x86_64.raw"), "force": True}, "unknown field"),
-    ]:  # fmt: skip
+    ]  # fmt: skip
+    for body, reason in cases:
         response = post(stack, body)
         assert response.status_code == 400
         assert reason in response.json()["error"]
