@@ -4,6 +4,7 @@ server, and the app's real functions driven by the durable runner on the real re
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
