@@ -120,15 +120,16 @@ async def start_from_blob(event: func.EventGridEvent, client: df.DurableOrchestr
     data = event.get_json() or {}
     url = str(data.get("url", ""))
     shown = redact_url(url)
-    container = url.split("://", 1)[-1].split("/")[1] if url.count("/") >= 4 else ""
+    settings = app_settings()
+    endpoint = settings.blob_endpoint.rstrip("/") + "/"
+    container = shown[len(endpoint) :].split("/", 1)[0] if shown.startswith(endpoint) else ""
     if (
         event.event_type != "Microsoft.Storage.BlobCreated"
-        or not url.endswith(".vhd")
+        or not shown.endswith(".vhd")
         or container not in VHD_CONTAINERS
     ):
         log.info("ignored %s for %s: not a .vhd in a VHD container", event.event_type, shown)
         return
-    settings = app_settings()
     body = {"image_url": url, "url_type": "vhd", "dry_run": settings.blob_trigger_dry_run,
             "public_gallery": settings.blob_trigger_public}  # fmt: skip
     try:

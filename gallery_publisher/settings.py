@@ -197,9 +197,14 @@ def load_settings(env: Mapping[str, str]) -> Settings:
             f"{PREFIX}STORAGE_ACCOUNT_ID={storage_account_id!r} is not allowed: use the storage account's "
             "resource id, /subscriptions/…/providers/Microsoft.Storage/storageAccounts/NAME"
         )
+    local_mode = parse_bool(PREFIX + "LOCAL_MODE", env.get(PREFIX + "LOCAL_MODE", "false") or "false")
     webhook = env.get(PREFIX + "MATTERMOST_WEBHOOK_URL", "").strip() or None
-    if webhook and not webhook.startswith("https://"):
-        raise SettingsError(f"{PREFIX}MATTERMOST_WEBHOOK_URL is not allowed: it must be an https URL")
+    loopback = re.match(r"http://(127\.0\.0\.1|localhost)[:/]", webhook or "")
+    if webhook and not webhook.startswith("https://") and not (local_mode and loopback):
+        raise SettingsError(
+            f"{PREFIX}MATTERMOST_WEBHOOK_URL is not allowed: it must be an https URL (plain http only to "
+            "loopback in local mode)"
+        )
     arm_endpoint = _text(env, PREFIX + "ARM_ENDPOINT", "https://management.azure.com").rstrip("/")
     if not re.fullmatch(r"https?://[^\s/?#]+", arm_endpoint):
         raise SettingsError(
@@ -245,5 +250,5 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         ),
         version_deadline_minutes=_whole_number(env, PREFIX + "VERSION_DEADLINE_MINUTES", 180, 1, 7 * 24 * 60),
         poll_seconds=_whole_number(env, PREFIX + "POLL_SECONDS", 60, 1, 3600),
-        local_mode=parse_bool(PREFIX + "LOCAL_MODE", env.get(PREFIX + "LOCAL_MODE", "false") or "false"),
+        local_mode=local_mode,
     )

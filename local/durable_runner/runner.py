@@ -106,6 +106,10 @@ class DurableRunner:
     def status(self, instance_id: str) -> InstanceStatus | None:
         return self._engine.status(instance_id)
 
+    def statuses(self) -> list[InstanceStatus]:
+        """Every instance the runner knows, sub-orchestrations included."""
+        return self._engine.statuses()
+
     def history(self, instance_id: str) -> list[dict[str, Any]]:
         return self._engine.history(instance_id)
 

@@ -1,0 +1,142 @@
+"""The app's registered functions, its Event Grid starter and its notifications, on the local stack."""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, ClassVar
+
+import azure.functions as func
+import pytest
+
+import function_app
+from local.processes import free_port
+from local.stack import LocalStack, StackOptions, local_stack
+from tests.app_support import put_raw, put_vhd_blob, run_job
+
+TIME_SCALE = 0.002
+
+
+class _Mattermost(BaseHTTPRequestHandler):
+    posts: ClassVar[list[dict[str, Any]]] = []
+
+    def do_POST(self) -> None:
+        _Mattermost.posts.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def mattermost() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", free_port()), _Mattermost)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/hooks/SECRET-HOOK-ID"
+    server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory, mattermost: str) -> Iterator[LocalStack]:
+    settings = {
+        "GALLERY_PUBLISHER_MATTERMOST_WEBHOOK_URL": mattermost,
+        "GALLERY_PUBLISHER_MATTERMOST_CHANNEL": "sigcloud",
+    }
+    options = StackOptions(workdir=tmp_path_factory.mktemp("stack"), time_scale=TIME_SCALE, settings=settings)
+    with local_stack(options) as running:
+        yield running
+
+
+def test_registered_functions_and_their_triggers() -> None:
+    functions = {f.get_function_name(): f for f in function_app.create_app().get_functions()}
+    triggers = {name: f.get_trigger().type for name, f in functions.items()}
+    assert triggers == {
+        "start_publish": "httpTrigger",
+        "publish_status": "httpTrigger",
+        "start_from_blob": "eventGridTrigger",
+        "publish_image": "orchestrationTrigger",
+        "gallery_version": "orchestrationTrigger",
+        "plan_job": "activityTrigger",
+        "stage_raw": "activityTrigger",
+        "validate_vhd": "activityTrigger",
+        "start_gallery_version": "activityTrigger",
+        "poll_gallery_version": "activityTrigger",
+        "report_job": "activityTrigger",
+    }
+    bindings = {name: json.loads(f.get_function_json())["bindings"] for name, f in functions.items()}
+    [publish] = [b for b in bindings["start_publish"] if b["type"] == "httpTrigger"]
+    assert (publish["route"], publish["methods"], publish["authLevel"]) == ("publish", ["POST"], "FUNCTION")
+    [status] = [b for b in bindings["publish_status"] if b["type"] == "httpTrigger"]
+    assert (status["route"], status["methods"], status["authLevel"]) == (
+        "publish/{instance_id}",
+        ["GET"],
+        "FUNCTION",
+    )
+    for starter in ("start_publish", "publish_status", "start_from_blob"):
+        assert {"direction": "IN", "type": "durableClient", "name": "client"} in bindings[starter]
+    # The blob starter gets the Event Grid event (a URL), never a binding that reads blob content.
+    assert {b["type"] for b in bindings["start_from_blob"]} == {"durableClient", "eventGridTrigger"}
+
+
+def _blob_created(url: str, event_type: str = "Microsoft.Storage.BlobCreated") -> func.EventGridEvent:
+    container_and_name = url.split("/devstoreaccount1/", 1)[1]
+    return func.EventGridEvent(
+        id=str(uuid.uuid4()),
+        data={"api": "PutBlob", "url": url, "blobType": "PageBlob"},
+        topic="/subscriptions/x/resourceGroups/rg-alma-images/providers/Microsoft.Storage/storageAccounts/almalinux",
+        subject=f"/blobServices/default/containers/{container_and_name.replace('/', '/blobs/', 1)}",
+        event_type=event_type,
+        event_time=datetime.now(UTC),
+        data_version="",
+    )
+
+
+def _instances(stack: LocalStack) -> set[str]:
+    return {s.instance_id for s in stack.runner.statuses() if s.name == "publish_image"}
+
+
+def test_a_vhd_landing_in_a_container_starts_a_dry_run(stack: LocalStack) -> None:
+    url = put_vhd_blob(stack, "9-arm64", "almalinux-9.6-arm64.20250610-01.vhd")
+    before = _instances(stack)
+    stack.runner.call_function("start_from_blob", event=_blob_created(url))
+    [started] = _instances(stack) - before
+    status = stack.runner.wait_for(started, 60)
+    assert status.runtime_status.value == "Completed"
+    assert status.output["result"]["outcome"] == "dry_run"
+    assert status.output["result"]["plan"]["blob_url"] == url
+
+
+def test_other_events_and_blobs_are_ignored(stack: LocalStack) -> None:
+    vhd_url = put_vhd_blob(stack, "9-arm64", "almalinux-9.6-arm64.20250611-01.vhd")
+    before = _instances(stack)
+    stack.runner.call_function(
+        "start_from_blob", event=_blob_created(vhd_url, "Microsoft.Storage.BlobDeleted")
+    )
+    base = vhd_url.split("/9-arm64/", 1)[0]
+    stack.runner.call_function("start_from_blob", event=_blob_created(f"{base}/9-arm64/notes.txt"))
+    stack.runner.call_function(
+        "start_from_blob", event=_blob_created(f"{base}/scratch/almalinux-9.6-arm64.20250611-01.vhd")
+    )
+    assert _instances(stack) == before
+
+
+def test_notification_carries_the_summary_and_never_the_secrets(stack: LocalStack) -> None:
+    _Mattermost.posts.clear()
+    url = put_raw(stack, "AlmaLinux-9-Azure-9.6-20250612.0.aarch64.raw") + "?X-Amz-Signature=SECRET-SIGNATURE"
+    status = run_job(stack, {"image_url": url, "dry_run": False, "notify": True})
+    assert status["runtime_status"] == "Completed", status["summary"]
+    [post] = _Mattermost.posts
+    assert post["channel"] == "sigcloud"
+    assert post["text"] == status["summary"]
+    assert "- Created: 'almalinux_ci/almalinux-9-arm64/9.6.2025061201'" in post["text"]
+    instance = stack.runner.status(status["instance_id"])
+    assert instance is not None
+    everything = json.dumps([post, status, instance.custom_status_history, instance.output])
+    assert "SECRET-SIGNATURE" not in everything
+    assert "SECRET-HOOK-ID" not in everything
