@@ -10,17 +10,20 @@ from __future__ import annotations
 import json
 import logging
 from typing import Any
+from urllib.parse import unquote
 
 import azure.durable_functions as df
 import azure.functions as func
+from azure.core.exceptions import ResourceNotFoundError
 
 from activities import blueprint as activities_blueprint
-from activities.services import app_settings
+from activities.services import app_services, app_settings
 from gallery_publisher.errors import PublishError
 from gallery_publisher.families import FAMILIES
 from gallery_publisher.job_request import job_instance_id, parse_job_request
 from gallery_publisher.job_status import shape_job_status
 from gallery_publisher.plan import PublishRequest
+from gallery_publisher.storage import SOURCE_URL
 from gallery_publisher.urls import redact_url
 from orchestrators import gallery_version, names, publish_image
 
@@ -113,6 +116,15 @@ async def publish_status(req: func.HttpRequest, client: df.DurableOrchestrationC
     return _json_response(shaped, 202 if running else 200)
 
 
+def _staged_by_a_job(container: str, blob_name: str) -> bool:
+    """Blobs our stager writes carry their source in metadata (from the moment they are created)."""
+    blob = app_services().blobs.get_blob_client(container, unquote(blob_name))
+    try:
+        return SOURCE_URL in (blob.get_blob_properties().metadata or {})
+    except ResourceNotFoundError:
+        return False
+
+
 @starters.event_grid_trigger(arg_name="event")
 @starters.durable_client_input(client_name="client")
 async def start_from_blob(event: func.EventGridEvent, client: df.DurableOrchestrationClient) -> None:
@@ -129,6 +141,9 @@ async def start_from_blob(event: func.EventGridEvent, client: df.DurableOrchestr
         or container not in VHD_CONTAINERS
     ):
         log.info("ignored %s for %s: not a .vhd in a VHD container", event.event_type, shown)
+        return
+    if _staged_by_a_job(container, shown[len(endpoint) + len(container) + 1 :]):
+        log.info("ignored %s: staged by a publishing job, which publishes it itself", shown)
         return
     body = {"image_url": url, "url_type": "vhd", "dry_run": settings.blob_trigger_dry_run,
             "public_gallery": settings.blob_trigger_public}  # fmt: skip

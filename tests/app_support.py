@@ -11,8 +11,7 @@ import requests
 from azure.storage.blob import BlobServiceClient
 
 from gallery_publisher import vhd
-from gallery_publisher.source import open_source
-from gallery_publisher.staging import stage_source
+from gallery_publisher.urls import redact_url
 from local.stack import LocalStack
 from tests.raw_images import MIB, write_sparse_raw
 
@@ -29,11 +28,11 @@ def put_raw(stack: LocalStack, file_name: str, seed: int = 1) -> str:
 
 def put_vhd_blob(stack: LocalStack, container: str, blob_name: str, seed: int = 2) -> str:
     """A fixed-VHD page blob uploaded by someone else (as the old pipeline did); return its URL."""
-    raw_name = f"upload-{blob_name}.raw"
-    write_sparse_raw(stack.raw_path(raw_name), RAW_SIZE, RAW_REGIONS, seed)
+    raw = write_sparse_raw(stack.raw_path(f"upload-{blob_name}.raw"), RAW_SIZE, RAW_REGIONS, seed)
+    disk = raw + bytes(vhd.padded_disk_size(len(raw)) - len(raw))
     blob = stack.blobs.get_blob_client(container, blob_name)
-    with open_source(str(stack.raw_path(raw_name))) as source:
-        return stage_source(source, blob).blob_url
+    blob.upload_blob(disk + vhd.build_footer(len(disk)), blob_type="PageBlob")
+    return redact_url(blob.url)
 
 
 def post(stack: LocalStack, body: dict[str, Any]) -> requests.Response:

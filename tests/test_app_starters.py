@@ -140,3 +140,12 @@ def test_notification_carries_the_summary_and_never_the_secrets(stack: LocalStac
     everything = json.dumps([post, status, instance.custom_status_history, instance.output])
     assert "SECRET-SIGNATURE" not in everything
     assert "SECRET-HOOK-ID" not in everything
+
+
+def test_a_vhd_staged_by_a_job_does_not_start_another(stack: LocalStack) -> None:
+    url = put_raw(stack, "AlmaLinux-9-Azure-9.6-20250613.0.aarch64.raw")
+    status = run_job(stack, {"image_url": url, "dry_run": False})
+    assert status["runtime_status"] == "Completed", status["summary"]
+    before = _instances(stack)
+    stack.runner.call_function("start_from_blob", event=_blob_created(status["output"]["plan"]["blob_url"]))
+    assert _instances(stack) == before
