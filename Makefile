@@ -2,7 +2,6 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-SAMPLE ?= AlmaLinux-9-Azure-9.6-20250522.0.x86_64.raw
 
 .PHONY: setup run test lint unit bench clean
 
@@ -26,8 +25,9 @@ qemu-img:
 	  echo "installing qemu-utils (Debian)"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq qemu-utils >/dev/null; }
 
+# ONCE=1 exits after the job with its status; otherwise the stack stays up until Ctrl-C.
 run: setup
-	$(BIN)/gallery-publisher plan --offline $(SAMPLE)
+	$(BIN)/python -m local.run_demo $(if $(ONCE),--once)
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .

@@ -38,6 +38,7 @@ class StackOptions:
     port: int = 0  # the app's HTTP routes (7071 is what Core Tools uses)
     seed: int = 0  # the runner's completion order
     settings: dict[str, str] = field(default_factory=dict)  # extra app settings
+    watch_blobs: bool = False  # announce new blobs in the VHD containers, as Event Grid does in Azure
 
 
 @dataclass

@@ -1,0 +1,100 @@
+"""`make run`: start the local stack, publish a sample AlmaLinux image through the HTTP API exactly as
+the release workflow does, show its progress and summary, then stay up for exploring (Ctrl-C stops
+everything) or, with --once, exit with the job's status.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import threading
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+
+from local.sample_image import MIB, build_sample_raw
+from local.stack import LocalStack, StackOptions, local_stack
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def sample_name(today: date) -> str:
+    return f"AlmaLinux-9-Azure-9.6-{today:%Y%m%d}.0.x86_64.raw"
+
+
+def submit(stack: LocalStack, image_url: str) -> int:
+    """Run the release workflow's own client against the local host."""
+    command = [
+        sys.executable, "-m", "gallery_publisher", "submit", image_url, "--raw", "--no-dry-run",
+        "--function-url", stack.runner.origin, "--poll-interval", "0.5",
+    ]  # fmt: skip
+    print(
+        f"$ gallery-publisher submit {image_url} --raw --no-dry-run --function-url {stack.runner.origin}",
+        flush=True,
+    )
+    env = {k: v for k, v in os.environ.items() if k != "GITHUB_STEP_SUMMARY"}
+    return subprocess.run(command, env=env, check=False).returncode
+
+
+def explore_hints(stack: LocalStack) -> str:
+    return "\n".join(
+        [
+            "",
+            "The stack stays up for exploring (Ctrl-C stops everything):",
+            f"  app (same routes as Azure):  {stack.runner.origin}/api/publish",
+            f"  gallery emulator (ARM):      {stack.emulator.base_url}",
+            f"  RAW source server:           {stack.source.base_url}",
+            f"  Azurite blob endpoint:       {stack.azurite.blob_endpoint}",
+            "Try:",
+            f'  curl -s {stack.runner.origin}/api/publish -d \'{{"image_url": "{stack.raw_url("AlmaLinux-9-Azure-9.6-20250522.0.x86_64.raw")}"}}\'',
+            f"  GALLERY_PUBLISHER_LOCAL_MODE=true GALLERY_PUBLISHER_ARM_ENDPOINT={stack.emulator.base_url} "
+            "gallery-publisher versions almalinux-9-gen2",
+            "  drop a .vhd into a VHD container (e.g. 9-default) of Azurite: a dry-run job starts, as Event Grid does.",
+        ]
+    )
+
+
+def run(
+    workdir: Path,
+    *,
+    once: bool,
+    port: int = 7071,
+    time_scale: float = 0.01,
+    disk_mib: int = 512,
+    on_done: Callable[[LocalStack, int], None] | None = None,
+) -> int:
+    shutil.rmtree(workdir, ignore_errors=True)
+    options = StackOptions(workdir=workdir, time_scale=time_scale, port=port, watch_blobs=True)
+    print(f"Starting the local stack (Azurite, gallery emulator at 1/{round(1 / time_scale)} of Azure's pace, "
+          "RAW source server, the app on the durable runner)…", flush=True)  # fmt: skip
+    with local_stack(options) as stack:
+        name = sample_name(date.today())
+        build_sample_raw(stack.raw_path(name), disk_mib * MIB)
+        print(f"Built {name}: {disk_mib} MiB, MBR + ext4 with files, sparse.", flush=True)
+        code = submit(stack, stack.raw_url(name))
+        if on_done:
+            on_done(stack, code)
+        if not once:
+            print(explore_hints(stack), flush=True)
+            try:
+                threading.Event().wait()
+            except KeyboardInterrupt:
+                print("\nStopping the local stack…", flush=True)
+    return code
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--once", action="store_true", help="exit after the job with its status")
+    parser.add_argument("--port", type=int, default=7071, help="the app's HTTP port (default 7071)")
+    parser.add_argument("--time-scale", type=float, default=0.01, help="simulated Azure time per real second")
+    parser.add_argument("--workdir", type=Path, default=REPO / ".local-stack" / "run")
+    args = parser.parse_args(argv)
+    return run(args.workdir, once=args.once, port=args.port, time_scale=args.time_scale)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
