@@ -1,0 +1,34 @@
+"""`make run ONCE=1`: the local stack publishes the sample image to the local gallery."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from activities.services import app_services
+from local import run_demo
+from local.stack import LocalStack
+
+
+def test_make_run_once_publishes_the_sample_to_the_local_gallery(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    found: dict[str, list[str]] = {}
+
+    def inspect(stack: LocalStack, code: int) -> None:
+        for definition in ("almalinux-9-gen1", "almalinux-9-gen2"):
+            listed = app_services().gallery.list_versions("almalinux_ci", definition)
+            found[definition] = [f"{v.name} {v.provisioning_state}" for v in listed]
+
+    code = run_demo.run(tmp_path / "run", once=True, port=0, time_scale=0.002, disk_mib=64, on_done=inspect)
+    output = capfd.readouterr().out
+    assert code == 0
+    version = f"9.6.{date.today():%Y%m%d}01"
+    assert found == {
+        "almalinux-9-gen1": [f"{version} Succeeded"],
+        "almalinux-9-gen2": [f"{version} Succeeded"],
+    }
+    assert f"- Created: 'almalinux_ci/almalinux-9-gen1/{version}'" in output
+    assert f"- Created: 'almalinux_ci/almalinux-9-gen2/{version}'" in output
