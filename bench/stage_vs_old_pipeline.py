@@ -94,7 +94,7 @@ def old_pipeline(url: str, work: Path, az: Path, connection_string: str, name: s
         run(
             [az, "storage", "blob", "upload", "--connection-string", connection_string, "-c", CONTAINER,
              "-f", out, "-n", name, "--type", "page", "--content-md5", md5_b64, "--validate-content",
-             "--overwrite", "--only-show-errors"],
+             "--overwrite", "--only-show-errors", "--no-progress"],
             env=env, stdout=subprocess.DEVNULL,
         )  # fmt: skip
 

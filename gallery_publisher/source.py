@@ -184,7 +184,7 @@ class HttpSource:
         if failures >= self._policy.attempts:
             raise SourceError(
                 f"reading {self._url} failed {failures} times in a row at byte {self._offset} "
-                f"(last error: {_describe(error)}); check the source is reachable and retry"
+                f"(last error: {_describe(error, self._location)}); check the source is reachable and retry"
             ) from None
 
     def _open(self) -> None:
@@ -249,9 +249,11 @@ def _usable_length(response: requests.Response, url: str) -> int:
     return int(length)
 
 
-def _describe(error: BaseException) -> str:
-    # requests and urllib3 put the full URL, query included, into their messages.
-    return redact_text(f"{type(error).__name__}: {error}")
+def _describe(error: BaseException, location: str) -> str:
+    # requests and urllib3 quote the URL, or just its path and query, in their messages.
+    text = f"{type(error).__name__}: {error}"
+    query = urlsplit(location).query
+    return redact_text(text.replace(f"?{query}", "") if query else text)
 
 
 class OpenedSource:

@@ -43,7 +43,10 @@ class StagingError(PublishError):
 @dataclass(frozen=True)
 class StageOptions:
     chunk_size: int = MAX_PUT_PAGE
-    concurrency: int = 4  # concurrent Put Page calls; at most twice as many chunks are held
+    concurrency: int = 4  # concurrent Put Page calls
+    # Chunks read but not yet written, at most: memory is about this times the chunk size. Room for
+    # a few dozen lets hashing run on through zeros while the writes of a data region drain.
+    buffered_chunks: int = 32
     put_attempts: int = 5
     put_backoff: float = 0.5  # seconds before the first retry, doubled each time
 
@@ -181,7 +184,7 @@ class _Upload:
                     if chunk == (zeros if len(chunk) == chunk_size else zeros[: len(chunk)]):
                         skipped += len(chunk)
                     else:
-                        if len(in_flight) >= 2 * self.options.concurrency:
+                        if len(in_flight) >= self.options.buffered_chunks:
                             done, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
                             for future in done:
                                 future.result()

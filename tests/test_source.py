@@ -14,6 +14,7 @@ import requests
 
 from gallery_publisher.source import RetryPolicy, SourceError, open_source
 from gallery_publisher.urls import redact_url
+from local.processes import free_port
 from local.source_server import Faults, SourceServer
 from tests.raw_images import MIB, write_sparse_raw
 
@@ -92,6 +93,14 @@ def test_persistent_server_errors_give_up_without_leaking_the_query(server: Sour
         open_source(server.url_for("bucket/disk.raw") + SECRET, policy=FAST)
     assert "s3cr3t" not in str(failure.value)
     assert len(server.requests) == 4
+
+
+def test_unreachable_source_gives_up_without_leaking_the_query() -> None:
+    url = f"http://127.0.0.1:{free_port()}/bucket/disk.raw{SECRET}"
+    with pytest.raises(SourceError, match="failed 4 times in a row") as failure:
+        open_source(url, policy=FAST)
+    assert "ConnectionError" in str(failure.value)
+    assert "s3cr3t" not in str(failure.value)
 
 
 def test_a_server_without_range_support_cannot_resume(server: SourceServer) -> None:
