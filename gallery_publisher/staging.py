@@ -17,7 +17,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from threading import Lock
 
-from azure.core.exceptions import AzureError, HttpResponseError
+from azure.core.exceptions import AzureError, HttpResponseError, ResourceExistsError
 from azure.storage.blob import BlobClient, ContentSettings
 
 from gallery_publisher import storage, vhd
@@ -38,6 +38,12 @@ log = logging.getLogger(__name__)
 
 class StagingError(PublishError):
     """Staging was refused or failed; the message names the problem and the fix."""
+
+
+class BlobNameTakenError(StagingError):
+    """The planned blob name holds (or is receiving) another source's VHD: plan again."""
+
+    code = "BlobNameTaken"
 
 
 @dataclass(frozen=True)
@@ -104,15 +110,20 @@ def stage_source(
         return StageResult(
             existing.url, existing.content_md5, existing.size, 0, 0, time.monotonic() - started, True
         )
-    if existing is not None and existing.complete:
-        raise StagingError(
-            f"{existing.url} already holds a complete VHD staged from {existing.source_url or 'elsewhere'} "
+    if existing is not None and (existing.complete or existing.source_url != source.url):
+        state = "a complete VHD" if existing.complete else "a VHD being staged"
+        raise BlobNameTakenError(
+            f"{existing.url} already holds {state} from {existing.source_url or 'elsewhere'} "
             f"(ETag {existing.source_etag}), not from {source.url} (ETag {source.etag}); "
-            "refusing to overwrite it: stage to another name"
+            "refusing to overwrite it: stage to another name (a re-plan picks the next upload index)"
         )
     if existing is not None:
-        log.warning("%s was left incomplete by an earlier run; staging it again", existing.url)
-    return _Upload(source, blob, blob_size, options, progress, sleep).run(started)
+        log.warning(
+            "%s was left incomplete by an earlier run from this source; staging it again", existing.url
+        )
+    return _Upload(source, blob, blob_size, options, progress, sleep).run(
+        started, create_only=existing is None
+    )
 
 
 class _Upload:
@@ -137,9 +148,19 @@ class _Upload:
         self.uploaded = 0
         self.uploaded_lock = Lock()
 
-    def run(self, started: float) -> StageResult:
+    def run(self, started: float, create_only: bool) -> StageResult:
         blob_url = redact_url(self.blob.url)
-        self.blob.create_page_blob(size=self.disk_size + vhd.FOOTER_SIZE, metadata=self.metadata)
+        # Two jobs that planned the same name race here: only one may create the blob.
+        size = self.disk_size + vhd.FOOTER_SIZE
+        try:
+            if create_only:
+                self.blob.create_page_blob(size=size, metadata=self.metadata, if_none_match="*")
+            else:
+                self.blob.create_page_blob(size=size, metadata=self.metadata)
+        except ResourceExistsError:
+            raise BlobNameTakenError(
+                f"{blob_url} was created by another job a moment ago; a re-plan picks the next upload index"
+            ) from None
         digest = hashlib.md5()
         skipped = self._write_disk(digest)
         footer = vhd.build_footer(self.disk_size)

@@ -83,6 +83,61 @@ def _validate(
         yield context.create_timer(now + timedelta(seconds=plan["poll_seconds"]))
 
 
+MOST_PLANS = 3  # a planned blob name taken by a concurrent job is planned again, at most this often
+
+
+def _plan_and_stage(
+    context: df.DurableOrchestrationContext, job: dict[str, Any], status: _Status, durations: dict[str, float]
+) -> Generator[Any, Any, tuple[dict[str, Any], dict[str, Any], str]]:
+    """Plan, then stage the RAW or validate the VHD. Returns (plan, answer, step of the answer)."""
+    for _ in range(MOST_PLANS):
+        began = context.current_utc_datetime
+        planned = yield from call_activity_throttled(context, names.PLAN_JOB, ACTIVITY_RETRY, job)
+        durations["plan"] = _seconds(context, began)
+        plan: dict[str, Any] = planned.get("plan") or {}
+        if not planned["ok"] or plan["dry_run"]:
+            return plan, planned, "plan"
+        step = "stage" if plan["source_kind"] == "raw" else "validate"
+        status.update(step=step, plan=plan["operations"])
+        began = context.current_utc_datetime
+        if step == "stage":
+            answer = yield from call_activity(context, names.STAGE_RAW, STAGE_RETRY, job | {"plan": plan})
+        else:
+            answer = yield from _validate(context, plan, wait_for_upload=job.get("wait_for_upload", False))
+        durations[step] = _seconds(context, began)
+        if answer.get("error_code") != "BlobNameTaken":
+            return plan, answer, step
+    return plan, answer, step
+
+
+def _publish(
+    context: df.DurableOrchestrationContext, plan: dict[str, Any], staged: dict[str, Any]
+) -> Generator[Any, Any, list[dict[str, Any]]]:
+    """Every gallery version at once, each a sub-orchestration that returns its outcome."""
+    branches = [
+        context.call_sub_orchestrator(
+            names.GALLERY_VERSION,
+            _version_job(plan, version, staged),
+            f"{context.instance_id}:{version['definition']}",
+        )
+        for version in plan["versions"]
+    ]
+    outcomes: list[dict[str, Any]] = yield context.task_all(branches)
+    return outcomes
+
+
+def _publish_failure(outcomes: list[dict[str, Any]]) -> dict[str, Any] | None:
+    failed = [o for o in outcomes if o["state"] not in ("Succeeded", "AlreadyPublished")]
+    if not failed:
+        return None
+    first = failed[0]
+    return _failure("publish", {
+        "error_code": first["error_code"] or first["state"],
+        "error_message": f"{len(failed)} of {len(outcomes)} versions did not succeed; "
+        f"{first['gallery']}/{first['definition']}/{first['version']}: {first['error_message']}",
+    })  # fmt: skip
+
+
 @bp.orchestration_trigger(context_name="context", orchestration=names.PUBLISH_IMAGE)
 def publish_image(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dict[str, Any]]:
     job: dict[str, Any] = context.get_input()
@@ -90,53 +145,20 @@ def publish_image(context: df.DurableOrchestrationContext) -> Generator[Any, Any
     durations: dict[str, float] = {}
     result: dict[str, Any] = {"outcome": "failed", "versions": [], "staged": None}
 
-    began = context.current_utc_datetime
-    planned = yield from call_activity_throttled(context, names.PLAN_JOB, ACTIVITY_RETRY, job)
-    durations["plan"] = _seconds(context, began)
-    plan: dict[str, Any] = planned.get("plan") or {}
-    if not planned["ok"]:
-        result.update(_failure("plan", planned))
+    plan, answer, step = yield from _plan_and_stage(context, job, status, durations)
+    if not answer["ok"]:
+        result.update(_failure(step, answer))
     elif plan["dry_run"]:
         result["outcome"] = "dry_run"
     else:
-        step = "stage" if plan["source_kind"] == "raw" else "validate"
-        status.update(step=step, plan=plan["operations"])
+        result["staged"] = answer.get("staged")
+        definitions = [version["definition"] for version in plan["versions"]]
+        status.update(step="publish", staged=result["staged"], definitions=definitions)
         began = context.current_utc_datetime
-        if step == "stage":
-            staged = yield from call_activity(context, names.STAGE_RAW, STAGE_RETRY, job | {"plan": plan})
-        else:
-            staged = yield from _validate(context, plan, wait_for_upload=job.get("wait_for_upload", False))
-        durations[step] = _seconds(context, began)
-        if not staged["ok"]:
-            result.update(_failure(step, staged))
-        else:
-            result["staged"] = staged.get("staged")
-            definitions = [version["definition"] for version in plan["versions"]]
-            status.update(step="publish", staged=result["staged"], definitions=definitions)
-            began = context.current_utc_datetime
-            branches = [
-                context.call_sub_orchestrator(
-                    names.GALLERY_VERSION,
-                    _version_job(plan, version, staged.get("staged") or {}),
-                    f"{context.instance_id}:{version['definition']}",
-                )
-                for version in plan["versions"]
-            ]
-            outcomes: list[dict[str, Any]] = yield context.task_all(branches)
-            durations["publish"] = _seconds(context, began)
-            result["versions"] = outcomes
-            failed = [o for o in outcomes if o["state"] not in ("Succeeded", "AlreadyPublished")]
-            if failed:
-                first = failed[0]
-                result.update(
-                    _failure("publish", {
-                        "error_code": first["error_code"] or first["state"],
-                        "error_message": f"{len(failed)} of {len(outcomes)} versions did not succeed; "
-                        f"{first['gallery']}/{first['definition']}/{first['version']}: {first['error_message']}",
-                    })
-                )  # fmt: skip
-            else:
-                result["outcome"] = "published"
+        result["versions"] = yield from _publish(context, plan, answer.get("staged") or {})
+        durations["publish"] = _seconds(context, began)
+        failure = _publish_failure(result["versions"])
+        result.update(failure or {"outcome": "published"})
 
     result.update(plan=plan or {"request": job["request"]}, durations=durations)
     status.update(step="report")
