@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
 from azure.core.exceptions import ResourceNotFoundError
-from azure.storage.blob import BlobClient, BlobProperties, BlobServiceClient, ContainerClient
+from azure.storage.blob import BlobClient, BlobProperties, BlobServiceClient, ContainerClient, ExponentialRetry
 
 from gallery_publisher.errors import PublishError
 from gallery_publisher.settings import Settings
@@ -108,11 +108,14 @@ def read_tail(blob: BlobClient, blob_size: int, length: int) -> bytes:
 def blob_service_client(settings: Settings) -> BlobServiceClient:
     """The storage account of the settings: a connection string wins (that is how Azurite is
     reached); else the account's endpoint with the ambient Azure identity."""
+    # The SDK's default storage retry waits 15 s, then 18 s...: far too long inside a streaming upload
+    # that already retries each Put Page itself. Short, few retries here; the stager does the rest.
+    retry = ExponentialRetry(initial_backoff=1, increment_base=2, retry_total=3, random_jitter_range=1)
     if settings.storage_connection_string:
-        return BlobServiceClient.from_connection_string(settings.storage_connection_string)
+        return BlobServiceClient.from_connection_string(settings.storage_connection_string, retry_policy=retry)
     from azure.identity import DefaultAzureCredential
 
-    return BlobServiceClient(settings.blob_endpoint, credential=DefaultAzureCredential())
+    return BlobServiceClient(settings.blob_endpoint, credential=DefaultAzureCredential(), retry_policy=retry)
 
 
 def blob_client_for_url(url: str, settings: Settings) -> BlobClient:

@@ -19,6 +19,7 @@ from activities import services
 from gallery_publisher.families import FAMILIES
 from local.azurite import Azurite, run_azurite
 from local.durable_runner import DurableRunner, ScaledClock, VirtualClock
+from local.flaky_proxy import FlakyProxy
 from local.gallery_emulator.config import EmulatorConfig
 from local.gallery_emulator.server import Emulator, running_emulator
 from local.source_server import SourceServer
@@ -39,6 +40,7 @@ class StackOptions:
     seed: int = 0  # the runner's completion order
     settings: dict[str, str] = field(default_factory=dict)  # extra app settings
     watch_blobs: bool = False  # announce new blobs in the VHD containers, as Event Grid does in Azure
+    flaky_storage: bool = False  # the app reaches Azurite through a proxy that can fail Put Page
 
 
 @dataclass
@@ -48,6 +50,7 @@ class LocalStack:
     source: SourceServer
     runner: DurableRunner
     images_dir: Path
+    storage_proxy: FlakyProxy | None = None
 
     @property
     def blobs(self) -> BlobServiceClient:
@@ -60,10 +63,10 @@ class LocalStack:
         return self.images_dir / SOURCE_BUCKET / file_name
 
 
-def app_environment(azurite: Azurite, emulator: Emulator, extra: dict[str, str]) -> dict[str, str]:
+def app_environment(connection_string: str, emulator: Emulator, extra: dict[str, str]) -> dict[str, str]:
     return {
         "AZURE_SUBSCRIPTION_ID": LOCAL_SUBSCRIPTION,
-        "AZURE_STORAGE_CONNECTION_STRING": azurite.connection_string,
+        "AZURE_STORAGE_CONNECTION_STRING": connection_string,
         "GALLERY_PUBLISHER_LOCAL_MODE": "true",
         "GALLERY_PUBLISHER_ARM_ENDPOINT": emulator.base_url,
         **extra,
@@ -99,17 +102,22 @@ def local_stack(options: StackOptions) -> Iterator[LocalStack]:
         blobs = BlobServiceClient.from_connection_string(azurite.connection_string)
         for container in sorted({family.container for family in FAMILIES}):
             blobs.create_container(container)
+        proxy = None
+        connection_string = azurite.connection_string
+        if options.flaky_storage:
+            proxy = stack.enter_context(FlakyProxy(f"http://127.0.0.1:{azurite.port}"))
+            connection_string = connection_string.replace(f"http://127.0.0.1:{azurite.port}", proxy.url)
         config = EmulatorConfig(
             time_scale=options.time_scale,
             region_seconds=options.region_seconds,
             validation_seconds=options.validation_seconds,
-            storage_connection_string=azurite.connection_string,
+            storage_connection_string=connection_string,
         )
         emulator = stack.enter_context(running_emulator(config))
         source = stack.enter_context(SourceServer(images_dir))
-        stack.enter_context(_app_environment(app_environment(azurite, emulator, options.settings)))
+        stack.enter_context(_app_environment(app_environment(connection_string, emulator, options.settings)))
         clock = VirtualClock() if options.virtual_clock else ScaledClock(scale=options.time_scale)
         runner = stack.enter_context(
             DurableRunner(create_app(), clock=clock, seed=options.seed, port=options.port)
         )
-        yield LocalStack(azurite, emulator, source, runner, images_dir)
+        yield LocalStack(azurite, emulator, source, runner, images_dir, proxy)

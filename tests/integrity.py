@@ -1,0 +1,62 @@
+"""The invariants every fault must leave intact, checked on the local stack's real state.
+
+- Every blob in a VHD container is either complete and correct (a full download hashes to its
+  Content-MD5, its recorded MD5 agrees, its footer is a valid fixed-disk footer of its size), or
+  visibly incomplete (no Content-MD5).
+- No gallery version points at a missing, incomplete or different blob (the MD5 it was tagged with
+  is the blob's).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from gallery_publisher import vhd
+from gallery_publisher.families import FAMILIES
+from local.azurite import ACCOUNT_NAME
+from local.stack import LocalStack
+
+RESOURCE_GROUP = "rg-alma-images"
+
+
+@dataclass(frozen=True)
+class Integrity:
+    complete_blobs: int
+    incomplete_blobs: int
+    versions: int
+
+
+def check_integrity(stack: LocalStack) -> Integrity:
+    complete: dict[str, str] = {}  # container/blob -> Content-MD5 hex
+    incomplete = 0
+    for container in sorted({family.container for family in FAMILIES}):
+        client = stack.blobs.get_container_client(container)
+        for item in client.list_blobs(include=["metadata"]):
+            blob = client.get_blob_client(item.name)
+            content_md5 = item.content_settings.content_md5
+            if not content_md5:
+                incomplete += 1
+                continue
+            data = blob.download_blob().readall()
+            assert hashlib.md5(data).digest() == bytes(content_md5), (
+                f"{item.name}: content differs from Content-MD5"
+            )
+            assert (item.metadata or {}).get("md5") == bytes(content_md5).hex(), (
+                f"{item.name}: metadata MD5 differs"
+            )
+            vhd.check_fixed_vhd(len(data), data[-vhd.FOOTER_SIZE :])
+            complete[f"{container}/{item.name}"] = bytes(content_md5).hex()
+    store = stack.emulator.store
+    versions = 0
+    for gallery in store.list_galleries(RESOURCE_GROUP):
+        for image in store.list_images(RESOURCE_GROUP, gallery.name):
+            for version in store.list_versions(RESOURCE_GROUP, gallery.name, image.name):
+                versions += 1
+                where = f"{gallery.name}/{image.name}/{version.name}"
+                # Blob URLs differ by endpoint (Azurite, or the proxy in front of it): compare paths.
+                source = version.source_uri.split(f"/{ACCOUNT_NAME}/", 1)[-1]
+                assert source in complete, f"{where} points at a missing or incomplete blob"
+                tagged = version.tags.get("md5")
+                assert tagged in (None, "", complete[source]), f"{where} was made from another blob"
+    return Integrity(len(complete), incomplete, versions)
