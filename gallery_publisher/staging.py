@@ -4,7 +4,7 @@ The source is read once, front to back. Each chunk feeds the VHD's MD5; chunks t
 are skipped (a new page blob reads as zeros), the others go to a bounded pool of Put Page calls,
 each checked by the service against its own MD5. The footer goes last, then Content-MD5: a blob
 without Content-MD5 is one whose staging did not finish, and a re-run starts it again.
-Memory is the pool's chunks whatever the image size, and nothing touches the local disk.
+Memory is bounded by `StageOptions.buffered_chunks` whatever the image size; nothing touches the disk.
 """
 
 from __future__ import annotations

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
+from azure.core.pipeline.transport import HttpRequest, HttpResponse
 from azure.storage.blob import BlobProperties, BlobServiceClient, ContainerClient
 
 from gallery_publisher import storage, vhd
@@ -313,3 +316,30 @@ def test_chunks_azure_would_refuse_are_refused(chunk_size: int) -> None:
 
 def test_largest_accepted_raw_stays_within_the_page_blob_limit() -> None:
     assert check_limits(MAX_RAW_SIZE, MAX_PUT_PAGE) <= MAX_PAGE_BLOB
+
+
+class SlowPutPages(RecordingTransport):
+    """Put Page answers slowly, so the reader runs ahead and meets the buffer's bound."""
+
+    def send(self, request: HttpRequest, **kwargs: Any) -> HttpResponse:
+        if "comp=page" in request.url:
+            time.sleep(0.02)
+        return super().send(request, **kwargs)
+
+
+def test_chunks_held_in_memory_never_exceed_the_buffer(azurite: Azurite, tmp_path: Path) -> None:
+    chunk = 64 * 1024
+    raw = tmp_path / "dense.raw"
+    write_sparse_raw(raw, MIB, [(0, MIB)])
+    service = BlobServiceClient.from_connection_string(azurite.connection_string, transport=SlowPutPages())
+    blob = new_container(service).get_blob_client("bounded.vhd")
+    held: list[int] = []
+
+    def watch(progress: StageProgress) -> None:
+        held.append(progress.bytes_read - progress.bytes_skipped - progress.bytes_uploaded)
+
+    options = StageOptions(chunk_size=chunk, concurrency=1, buffered_chunks=3)
+    with open_source(str(raw)) as source:
+        stage_source(source, blob, options=options, progress=watch)
+    assert max(held) == 3 * chunk
+    assert blob.download_blob().readall()[:MIB] == raw.read_bytes()
