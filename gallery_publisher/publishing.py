@@ -26,6 +26,7 @@ from gallery_publisher.image_names import SourceKind, parse_image_name
 from gallery_publisher.plan import ExistingState, PublishPlan, PublishRequest, make_plan
 from gallery_publisher.settings import Settings, TargetRegion
 from gallery_publisher.source import open_source
+from gallery_publisher.source_policy import SourceGuard
 from gallery_publisher.staging import StageProgress, StageResult, stage_source
 from gallery_publisher.vhd_blob import VhdBlob, validate_vhd_blob
 
@@ -94,7 +95,8 @@ def stage_raw(
 ) -> StageResult:
     """Stream the RAW source into the plan's page blob (or find it already staged)."""
     blob = services.blobs.get_blob_client(plan["container"], plan["blob_name"])
-    with open_source(source_url) as source:
+    # The guard checks the URL, its addresses and every redirect again, here where the bytes are read.
+    with open_source(source_url, guard=SourceGuard(services.settings)) as source:
         return stage_source(source, blob, progress=progress)
 
 
