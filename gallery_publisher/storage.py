@@ -21,6 +21,7 @@ SOURCE_URL = "source_url"
 SOURCE_SIZE = "source_size"
 SOURCE_ETAG = "source_etag"
 MD5 = "md5"
+SOURCE_SHA256 = "source_sha256"  # hex SHA-256 of the RAW bytes, recorded with the MD5 at the end
 
 
 class StorageError(PublishError):
@@ -40,6 +41,7 @@ class StagedBlob:
     source_size: int | None
     source_etag: str | None
     md5: str | None  # hex, as recorded in metadata
+    source_sha256: str | None = None  # hex, as recorded in metadata (absent on older blobs)
 
     @property
     def complete(self) -> bool:
@@ -71,6 +73,7 @@ def _staged_blob(properties: BlobProperties, url: str) -> StagedBlob:
         source_size=int(size_text) if size_text and size_text.isdigit() else None,
         source_etag=metadata.get(SOURCE_ETAG),
         md5=metadata.get(MD5),
+        source_sha256=metadata.get(SOURCE_SHA256),
     )
 
 
