@@ -247,7 +247,7 @@ class HttpSource:
 
 def _usable_length(response: requests.Response, url: str) -> int:
     length = response.headers.get("Content-Length")
-    if length is None or not length.isdigit() or int(length) == 0:
+    if length is None or not length.isascii() or not length.isdigit() or int(length) == 0:
         response.close()
         raise SourceError(
             f"{url} gives no usable length (Content-Length: {length}); a RAW disk must be served "

@@ -25,7 +25,7 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 # (host, port) -> the addresses it resolves to, as strings. Tests pass their own; production uses DNS.
 Resolver = Callable[[str, int], list[str]]
 
-_DNS_NAME = re.compile(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*\.?")
+_DNS_NAME = re.compile(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*")
 # WHATWG URL parsing (and inet_aton) read a host whose last label is a number as an IPv4 address:
 # 2130706433, 0x7f.1 and 0177.0.0.1 all mean 127.0.0.1 to some library on the way.
 _NUMERIC_LABEL = re.compile(r"(0x[0-9a-f]*|[0-9]+)")
@@ -112,7 +112,8 @@ def check_source_url(url: str, settings: Settings) -> None:
         )
     if literal is None and (not _DNS_NAME.fullmatch(host) or _looks_numeric(host)):
         raise SourceNotAllowedError(
-            f"source host {host!r} is not a plain DNS name (letters, digits, dots and dashes, not a number); "
+            f"source host {host!r} is not a plain DNS name (letters, digits, dots and dashes, no final dot, "
+            "not a number); "
             "use the host name of the bucket or storage account"
         )
     patterns = [pattern for pattern in allowed_hosts(settings) if pattern]

@@ -70,7 +70,7 @@ def _staged_blob(properties: BlobProperties, url: str) -> StagedBlob:
         blob_type=str(properties.blob_type.value if properties.blob_type else ""),
         content_md5=bytes(content_md5).hex() if content_md5 else None,
         source_url=metadata.get(SOURCE_URL),
-        source_size=int(size_text) if size_text and size_text.isdigit() else None,
+        source_size=int(size_text) if size_text and size_text.isascii() and size_text.isdigit() else None,
         source_etag=metadata.get(SOURCE_ETAG),
         md5=metadata.get(MD5),
         source_sha256=metadata.get(SOURCE_SHA256),
