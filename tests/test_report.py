@@ -118,4 +118,6 @@ def test_an_unverified_source_is_stated() -> None:
 
 def test_a_vhd_input_has_no_source_line() -> None:
     staged = {"blob_url": "https://a/b.vhd", "md5": "0" * 32, "size": 512}
-    assert "Source verified" not in render_markdown(JobResult(plan=_plan(), outcome="published", staged=staged))
+    assert "Source verified" not in render_markdown(
+        JobResult(plan=_plan(), outcome="published", staged=staged)
+    )
