@@ -74,7 +74,7 @@ class _PinnedPoolManager(PoolManager):
         self, scheme: str, host: str, port: int, request_context: dict[str, Any] | None = None
     ) -> HTTPConnectionPool:
         wanted = (self._target.scheme, self._target.host, self._target.port)
-        if (scheme, host.rstrip("."), port) != wanted:
+        if (scheme, host.strip("[]").rstrip("."), port) != wanted:
             # Only reachable by a bug: each session is made for one checked target.
             raise SourceNotAllowedError(f"refusing a connection to {host}:{port}, which was not checked")
         context = dict(request_context if request_context is not None else self.connection_pool_kw)
