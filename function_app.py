@@ -31,6 +31,7 @@ starters = df.Blueprint(http_auth_level=func.AuthLevel.FUNCTION)
 log = logging.getLogger("gallery_publisher.starters")
 ACTIVE = (df.OrchestrationRuntimeStatus.Running, df.OrchestrationRuntimeStatus.Pending)
 VHD_CONTAINERS = frozenset(family.container for family in FAMILIES)
+MAX_BODY_BYTES = 64 * 1024  # a publish request is a few hundred bytes
 
 
 def _json_response(body: dict[str, Any], status: int) -> func.HttpResponse:
@@ -64,10 +65,13 @@ async def _start(
 @starters.durable_client_input(client_name="client")
 async def start_publish(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     settings = app_settings()
+    raw_body = req.get_body()
+    if len(raw_body) > MAX_BODY_BYTES:
+        return _json_response({"error": f"the request body is over {MAX_BODY_BYTES // 1024} KiB"}, 400)
     try:
-        body = req.get_json()
-    except ValueError:
-        return _json_response({"error": "the request body is not JSON"}, 400)
+        body = json.loads(raw_body.decode("utf-8"))
+    except (ValueError, RecursionError):  # RecursionError: arrays nested thousands deep
+        return _json_response({"error": "the request body is not JSON (UTF-8)"}, 400)
     try:
         request = parse_job_request(body, settings)
     except PublishError as error:

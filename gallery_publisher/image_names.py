@@ -60,30 +60,35 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
         "AlmaLinux-{major}-Azure-{ver}-{date}.{idx}[-64k].{arch}.raw|.vhd",
         re.compile(
             rf"AlmaLinux-(?P<major>\d+)-Azure-(?P<release>\d+\.\d+)-{_DATE}\.(?P<index>\d+)"
-            rf"(?P<k64>-64k)?\.{_ARCH}{_EXT}"
+            rf"(?P<k64>-64k)?\.{_ARCH}{_EXT}",
+            re.ASCII,
         ),
     ),
     (
         "AlmaLinux-Kitten-Azure-10-{date}.{idx}[-64k].{arch}.raw|.vhd",
         re.compile(
-            rf"AlmaLinux-Kitten-Azure-(?P<release>10)-{_DATE}\.(?P<index>\d+)(?P<k64>-64k)?\.{_ARCH}{_EXT}"
+            rf"AlmaLinux-Kitten-Azure-(?P<release>10)-{_DATE}\.(?P<index>\d+)(?P<k64>-64k)?\.{_ARCH}{_EXT}",
+            re.ASCII,
         ),
     ),
     (
         "almalinux-{ver}-{arch}.{date}-{NN}.vhd",
         re.compile(
             rf"almalinux-(?P<release>\d+\.\d+)-(?P<arch>x86_64|aarch64|arm64)\.{_DATE}-(?P<index>\d{{2}})"
-            r"\.(?P<ext>vhd)"
+            r"\.(?P<ext>vhd)",
+            re.ASCII,
         ),
     ),
     (
         "AlmaLinux-Azure-{ver}-{date}{N}-64k.aarch64.vhd",
         re.compile(
             rf"AlmaLinux-Azure-(?P<release>\d+\.\d+)-{_DATE}(?P<index>\d)(?P<k64>-64k)\.(?P<arch>aarch64)"
-            r"\.(?P<ext>vhd)"
+            r"\.(?P<ext>vhd)",
+            re.ASCII,
         ),
     ),
 )
+MAX_NAME_LENGTH = 255  # a file name's limit on every file system the build writes to
 ACCEPTED_PATTERNS = tuple(description for description, _ in _PATTERNS)
 _ARM_ARCHES = {"aarch64", "arm64"}
 
@@ -109,6 +114,8 @@ def parse_image_name(image: str) -> ImageName:
     if ".." in image.split("?", 1)[0].replace("\\", "/").split("/"):
         raise _refuse(file_name_of(image), "a path with '..' is not allowed")
     name = file_name_of(image)
+    if len(name) > MAX_NAME_LENGTH:
+        raise _refuse(name, f"longer than {MAX_NAME_LENGTH} characters")
     for _, pattern in _PATTERNS:
         match = pattern.fullmatch(name)
         if match:

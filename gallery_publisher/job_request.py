@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import re
 from typing import Any
+from urllib.parse import urlsplit
 
 from gallery_publisher.errors import PublishError
 from gallery_publisher.families import family_for
@@ -85,12 +86,23 @@ def parse_job_request(body: Any, settings: Settings) -> PublishRequest:
     image_url = body.get("image_url")
     if not image_url:
         raise RequestError("field 'image_url' is required: the RAW image URL or the VHD blob URL")
-    if len(image_url) > MAX_URL_LENGTH or re.search(r"\s", image_url):
-        raise RequestError(f"image_url must be one URL without spaces, at most {MAX_URL_LENGTH} characters")
+    if len(image_url) > MAX_URL_LENGTH or re.search(r"[\s\x00-\x1f\x7f]", image_url):
+        raise RequestError(
+            f"image_url must be one URL without spaces or control characters, at most {MAX_URL_LENGTH} characters"
+        )
     if "://" not in image_url:
         raise RequestError("image_url must be a full https URL")
     check_source_url(image_url, settings)
-    parse_image_name(image_url)
+    if urlsplit(image_url).path.endswith("/"):
+        # The name is read from the last segment: the object fetched must be the one named.
+        raise RequestError("image_url must end with the image's file name, not a '/'")
+    image = parse_image_name(image_url)
+    url_type = _url_type(body.get("url_type"))
+    if url_type is not None and url_type is not image.source_kind:
+        raise RequestError(
+            f"url_type is {url_type} but {image.file_name} is a .{image.source_kind} file name; "
+            "leave url_type out: it is inferred"
+        )
     replication_mode = body.get("replication_mode")
     if replication_mode is not None and replication_mode not in REPLICATION_MODES:
         raise RequestError(
@@ -102,7 +114,7 @@ def parse_job_request(body: Any, settings: Settings) -> PublishRequest:
         raise RequestError(str(error)) from None
     return PublishRequest(
         image_url=image_url,
-        url_type=_url_type(body.get("url_type")),
+        url_type=url_type,
         dry_run=body.get("dry_run", True),
         public_gallery=body.get("public_gallery", False),
         notify=body.get("notify", False),

@@ -13,6 +13,7 @@ from typing import Any
 from azure.storage.blob import BlobServiceClient
 
 from gallery_publisher import __version__, storage
+from gallery_publisher.checksum import fetch_published_sha256
 from gallery_publisher.families import family_for
 from gallery_publisher.gallery import GalleryClient
 from gallery_publisher.gallery_records import (
@@ -23,9 +24,11 @@ from gallery_publisher.gallery_records import (
     publish_tags,
 )
 from gallery_publisher.image_names import SourceKind, parse_image_name
+from gallery_publisher.pinned_http import GuardedClient
 from gallery_publisher.plan import ExistingState, PublishPlan, PublishRequest, make_plan
 from gallery_publisher.settings import Settings, TargetRegion
 from gallery_publisher.source import open_source
+from gallery_publisher.source_policy import SourceGuard
 from gallery_publisher.staging import StageProgress, StageResult, stage_source
 from gallery_publisher.vhd_blob import VhdBlob, validate_vhd_blob
 
@@ -94,8 +97,15 @@ def stage_raw(
 ) -> StageResult:
     """Stream the RAW source into the plan's page blob (or find it already staged)."""
     blob = services.blobs.get_blob_client(plan["container"], plan["blob_name"])
-    with open_source(source_url) as source:
-        return stage_source(source, blob, progress=progress)
+    # The guard checks the URL, its addresses and every redirect again, here where the bytes are read.
+    guard = SourceGuard(services.settings)
+    checksum_client = GuardedClient(guard)
+    try:
+        checksum = fetch_published_sha256(source_url, checksum_client)
+    finally:
+        checksum_client.close()
+    with open_source(source_url, guard=guard) as source:
+        return stage_source(source, blob, progress=progress, checksum=checksum)
 
 
 def validate_vhd(plan: dict[str, Any], services: Services) -> VhdBlob:

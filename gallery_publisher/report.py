@@ -119,6 +119,14 @@ def _version_lines(result: JobResult) -> list[str]:
     return lines
 
 
+def _source_line(staged: dict[str, Any]) -> str:
+    if staged["source_verified"]:
+        return f"- Source verified: ✅ SHA-256 `{staged['source_sha256']}` matches the published .sha256sum"
+    if staged["source_verified"] is False:
+        return f"- Source verified: ❌ {staged.get('source_check') or 'no .sha256sum published'}"
+    return "- Source verified: ❌ not checked (reused a blob staged before SHA-256 was recorded)"
+
+
 def render_markdown(result: JobResult) -> str:
     """The job summary: the old workflow's shape, plus regions, durations and errors."""
     plan = result.plan
@@ -139,6 +147,8 @@ def render_markdown(result: JobResult) -> str:
         staged = result.staged
         reused = " (reused: staged earlier from the same source)" if staged.get("reused") else ""
         lines.append(f"- VHD MD5: `{staged['md5']}`, {staged['size']:,} bytes{reused}")
+        if "source_verified" in staged:  # a staged RAW (a VHD input has no RAW to verify)
+            lines.append(_source_line(staged))
     if result.durations:
         lines.append(
             "- Durations: " + ", ".join(f"{step} {_duration(s)}" for step, s in result.durations.items())

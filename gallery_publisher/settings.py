@@ -47,6 +47,8 @@ _STORAGE_ACCOUNT = re.compile(r"[a-z0-9]{3,24}")
 _REGION = re.compile(r"[a-z0-9]{2,40}")
 _HOST_PATTERN = re.compile(r"[a-z0-9*.-]+")
 _FAMILY_PATTERN = re.compile(r"[a-z0-9*?-]+")
+# ASCII digits only: str.isdigit() also accepts "²", which int() refuses. Short enough for int().
+_DIGITS = re.compile(r"[0-9]{1,9}")
 
 
 @dataclass(frozen=True)
@@ -124,7 +126,7 @@ def parse_regions(name: str, value: str) -> tuple[TargetRegion, ...]:
                 f"{name}: {item!r} is not a region: write regions like eastus=1,westus2=1 (name=replicas)"
             )
         replicas = count.strip() or "1"
-        if not replicas.isdigit() or not 1 <= int(replicas) <= MAX_REPLICAS:
+        if not _DIGITS.fullmatch(replicas) or not 1 <= int(replicas) <= MAX_REPLICAS:
             raise SettingsError(
                 f"{name}: replicas for {region} must be a whole number from 1 to {MAX_REPLICAS}"
             )
@@ -154,9 +156,21 @@ def _patterns(env: Mapping[str, str], name: str, default: str, pattern: re.Patte
     return items
 
 
+def _source_hosts(env: Mapping[str, str]) -> tuple[str, ...]:
+    name = PREFIX + "ALLOWED_SOURCE_HOSTS"
+    hosts = _patterns(env, name, DEFAULT_ALLOWED_SOURCE_HOSTS, _HOST_PATTERN)
+    for host in hosts:
+        # Wildcards with no name to anchor them ("*", "*.*", "*.com") would allow any bucket anywhere.
+        if ("*" in host and host.count(".") < 2) or not host.replace("*", "").strip(".-"):
+            raise SettingsError(
+                f"{name}: {host!r} is too broad: a pattern needs a fixed domain, like *.s3.amazonaws.com"
+            )
+    return hosts
+
+
 def _whole_number(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
     value = _text(env, name, str(default))
-    if not value.isdigit() or not low <= int(value) <= high:
+    if not _DIGITS.fullmatch(value) or not low <= int(value) <= high:
         raise SettingsError(f"{name}={value!r} is not allowed: use a whole number from {low} to {high}")
     return int(value)
 
@@ -239,9 +253,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         mattermost_webhook_url=webhook,
         mattermost_channel=_text(env, PREFIX + "MATTERMOST_CHANNEL", ""),
         mattermost_username=_text(env, PREFIX + "MATTERMOST_USERNAME", "gallery-publisher"),
-        allowed_source_hosts=_patterns(
-            env, PREFIX + "ALLOWED_SOURCE_HOSTS", DEFAULT_ALLOWED_SOURCE_HOSTS, _HOST_PATTERN
-        ),
+        allowed_source_hosts=_source_hosts(env),
         blob_trigger_dry_run=parse_bool(
             PREFIX + "BLOB_TRIGGER_DRY_RUN", env.get(PREFIX + "BLOB_TRIGGER_DRY_RUN", "true") or "true"
         ),

@@ -19,6 +19,8 @@ import requests
 import urllib3.exceptions
 
 from gallery_publisher.errors import PublishError
+from gallery_publisher.pinned_http import GuardedClient
+from gallery_publisher.source_policy import SourceGuard, SourceNotAllowedError
 from gallery_publisher.urls import redact_text, redact_url
 
 # Magic numbers at offset 0 of formats people mistake for a RAW disk, with the fix for each.
@@ -113,20 +115,24 @@ class HttpSource:
     def __init__(
         self,
         url: str,
-        session: requests.Session,
+        client: GuardedClient,
         policy: RetryPolicy,
         sleep: Callable[[float], None],
     ) -> None:
         self._location = url
         self._url = redact_url(url)
-        self._session = session
+        self._client = client
         self._policy = policy
         self._sleep = sleep
         self._offset = 0
         self._response: requests.Response | None = None
         self._size = -1
         self._etag: str | None = None
-        self._with_retries(self._open)
+        try:
+            self._with_retries(self._open)
+        except BaseException:
+            self._client.close()
+            raise
 
     @property
     def url(self) -> str:
@@ -167,6 +173,7 @@ class HttpSource:
 
     def close(self) -> None:
         self._drop()
+        self._client.close()
 
     def _with_retries(self, action: Callable[[], None]) -> None:
         failures = 0
@@ -192,7 +199,7 @@ class HttpSource:
         headers = {"Accept-Encoding": "identity"}
         if self._offset:
             headers["Range"] = f"bytes={self._offset}-"
-        response = self._session.get(
+        response = self._client.get(
             self._location,
             headers=headers,
             stream=True,
@@ -240,7 +247,7 @@ class HttpSource:
 
 def _usable_length(response: requests.Response, url: str) -> int:
     length = response.headers.get("Content-Length")
-    if length is None or not length.isdigit() or int(length) == 0:
+    if length is None or not length.isascii() or not length.isdigit() or int(length) == 0:
         response.close()
         raise SourceError(
             f"{url} gives no usable length (Content-Length: {length}); a RAW disk must be served "
@@ -298,15 +305,21 @@ class OpenedSource:
 def open_source(
     location: str,
     *,
-    session: requests.Session | None = None,
+    guard: SourceGuard | None = None,
     policy: RetryPolicy | None = None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> OpenedSource:
-    """Open a RAW source, refusing one with no length or whose first bytes show another format."""
+    """Open a RAW source, refusing one with no length or whose first bytes show another format.
+
+    With a guard (every job's download) only an http(s) URL the guard allows is read, each redirect
+    is checked again and connections go to checked addresses only; without one (an operator's own
+    command line) local files are read too."""
     scheme = urlsplit(location).scheme
+    if guard is not None and scheme not in ("http", "https"):
+        raise SourceNotAllowedError(f"cannot read {redact_url(location)}: a job reads http(s) URLs only")
     source: FileSource | HttpSource
     if scheme in ("http", "https"):
-        source = HttpSource(location, session or requests.Session(), policy or RetryPolicy(), sleep)
+        source = HttpSource(location, GuardedClient(guard), policy or RetryPolicy(), sleep)
     elif scheme in ("", "file"):
         path = Path(urlsplit(location).path if scheme == "file" else location)
         if not path.is_file():

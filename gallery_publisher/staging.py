@@ -21,6 +21,7 @@ from azure.core.exceptions import AzureError, HttpResponseError, ResourceExistsE
 from azure.storage.blob import BlobClient, ContentSettings
 
 from gallery_publisher import storage, vhd
+from gallery_publisher.checksum import PublishedChecksum
 from gallery_publisher.errors import PublishError
 from gallery_publisher.source import RawSource
 from gallery_publisher.urls import redact_text, redact_url
@@ -74,6 +75,11 @@ class StageResult:
     skipped_bytes: int
     seconds: float
     reused: bool
+    source_sha256: str = ""  # hex SHA-256 of the RAW bytes ("" when a reused blob has none recorded)
+    # True: matched the published .sha256sum; False: none could be had (see source_check);
+    # None: not looked for (a local file) or a reused blob without a recorded SHA-256.
+    source_verified: bool | None = None
+    source_check: str = ""
 
 
 def check_limits(raw_size: int, chunk_size: int) -> int:
@@ -98,8 +104,12 @@ def stage_source(
     options: StageOptions | None = None,
     progress: Callable[[StageProgress], None] | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    checksum: PublishedChecksum | None = None,
 ) -> StageResult:
-    """Stage `source` as a fixed VHD in `blob`, or return the blob already staged from it."""
+    """Stage `source` as a fixed VHD in `blob`, or return the blob already staged from it.
+
+    With a published checksum, the RAW's SHA-256 (computed on the way) must match it, or the blob
+    is left incomplete (no Content-MD5) and StagingError names both digests."""
     options = options or StageOptions()
     started = time.monotonic()
     blob_size = check_limits(source.size, options.chunk_size)
@@ -107,9 +117,14 @@ def stage_source(
     if existing is not None and existing.staged_from(source.url, source.size, source.etag):
         assert existing.content_md5 is not None
         log.info("%s is already staged from %s; reusing it", existing.url, source.url)
+        recorded = existing.source_sha256 or ""
+        verified: bool | None = None
+        if recorded and checksum is not None:
+            verified = _verified(recorded, checksum, existing.url)
         return StageResult(
-            existing.url, existing.content_md5, existing.size, 0, 0, time.monotonic() - started, True
-        )
+            existing.url, existing.content_md5, existing.size, 0, 0, time.monotonic() - started, True,
+            recorded, verified, checksum.note if checksum and verified is not None else "",
+        )  # fmt: skip
     if existing is not None and (existing.complete or existing.source_url != source.url):
         state = "a complete VHD" if existing.complete else "a VHD being staged"
         raise BlobNameTakenError(
@@ -121,9 +136,22 @@ def stage_source(
         log.warning(
             "%s was left incomplete by an earlier run from this source; staging it again", existing.url
         )
-    return _Upload(source, blob, blob_size, options, progress, sleep).run(
+    return _Upload(source, blob, blob_size, options, progress, sleep, checksum).run(
         started, create_only=existing is None
     )
+
+
+def _verified(actual: str, checksum: PublishedChecksum, blob_url: str) -> bool:
+    """True when the published digest matches, False when none was published; refuse a mismatch."""
+    if checksum.sha256 is None:
+        return False
+    if actual != checksum.sha256:
+        raise StagingError(
+            f"the RAW's SHA-256 is {actual} but the published one is {checksum.sha256} ({checksum.note}): "
+            f"the source is corrupt or not the image the checksum describes, so {blob_url} is left "
+            "incomplete (no Content-MD5) and nothing is published; check the source and its .sha256sum"
+        )
+    return True
 
 
 class _Upload:
@@ -135,8 +163,12 @@ class _Upload:
         options: StageOptions,
         progress: Callable[[StageProgress], None] | None,
         sleep: Callable[[float], None],
+        checksum: PublishedChecksum | None,
     ) -> None:
         self.source = source
+        self.checksum = checksum
+        # SHA-256 of the RAW bytes only (not the padding), updated by the read-ahead thread in order.
+        self.source_digest = hashlib.sha256()
         self.blob = blob
         self.disk_size = blob_size - vhd.FOOTER_SIZE
         self.options = options
@@ -163,12 +195,17 @@ class _Upload:
             ) from None
         digest = hashlib.md5()
         skipped = self._write_disk(digest)
+        source_sha256 = self.source_digest.hexdigest()
+        # Before the footer and Content-MD5: a refused source leaves a blob that is visibly unfinished.
+        verified = _verified(source_sha256, self.checksum, blob_url) if self.checksum else None
         footer = vhd.build_footer(self.disk_size)
         digest.update(footer)
         self._put_page(footer, self.disk_size)
         md5 = digest.digest()
         # Metadata first, Content-MD5 last: Content-MD5 is what marks the blob complete.
-        self.blob.set_blob_metadata({**self.metadata, storage.MD5: md5.hex()})
+        self.blob.set_blob_metadata(
+            {**self.metadata, storage.MD5: md5.hex(), storage.SOURCE_SHA256: source_sha256}
+        )
         self.blob.set_http_headers(ContentSettings(content_type=VHD_CONTENT_TYPE, content_md5=bytearray(md5)))
         return StageResult(
             blob_url=blob_url,
@@ -178,6 +215,9 @@ class _Upload:
             skipped_bytes=skipped,
             seconds=time.monotonic() - started,
             reused=False,
+            source_sha256=source_sha256,
+            source_verified=verified,
+            source_check=self.checksum.note if self.checksum else "",
         )
 
     def _write_disk(self, digest: hashlib._Hash) -> int:
@@ -226,6 +266,7 @@ class _Upload:
         length = min(self.options.chunk_size, self.disk_size - offset)
         wanted = max(0, min(length, raw_size - offset))
         data = self.source.read(wanted) if wanted else b""
+        self.source_digest.update(data)
         if len(data) != wanted:
             raise StagingError(
                 f"{self.source.url} ended at byte {offset + len(data)} though it announced {raw_size} bytes; "

@@ -10,7 +10,13 @@ from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
 from azure.core.exceptions import ResourceNotFoundError
-from azure.storage.blob import BlobClient, BlobProperties, BlobServiceClient, ContainerClient, ExponentialRetry
+from azure.storage.blob import (
+    BlobClient,
+    BlobProperties,
+    BlobServiceClient,
+    ContainerClient,
+    ExponentialRetry,
+)
 
 from gallery_publisher.errors import PublishError
 from gallery_publisher.settings import Settings
@@ -21,6 +27,7 @@ SOURCE_URL = "source_url"
 SOURCE_SIZE = "source_size"
 SOURCE_ETAG = "source_etag"
 MD5 = "md5"
+SOURCE_SHA256 = "source_sha256"  # hex SHA-256 of the RAW bytes, recorded with the MD5 at the end
 
 
 class StorageError(PublishError):
@@ -40,6 +47,7 @@ class StagedBlob:
     source_size: int | None
     source_etag: str | None
     md5: str | None  # hex, as recorded in metadata
+    source_sha256: str | None = None  # hex, as recorded in metadata (absent on older blobs)
 
     @property
     def complete(self) -> bool:
@@ -68,9 +76,10 @@ def _staged_blob(properties: BlobProperties, url: str) -> StagedBlob:
         blob_type=str(properties.blob_type.value if properties.blob_type else ""),
         content_md5=bytes(content_md5).hex() if content_md5 else None,
         source_url=metadata.get(SOURCE_URL),
-        source_size=int(size_text) if size_text and size_text.isdigit() else None,
+        source_size=int(size_text) if size_text and size_text.isascii() and size_text.isdigit() else None,
         source_etag=metadata.get(SOURCE_ETAG),
         md5=metadata.get(MD5),
+        source_sha256=metadata.get(SOURCE_SHA256),
     )
 
 
@@ -112,7 +121,9 @@ def blob_service_client(settings: Settings) -> BlobServiceClient:
     # that already retries each Put Page itself. Short, few retries here; the stager does the rest.
     retry = ExponentialRetry(initial_backoff=1, increment_base=2, retry_total=3, random_jitter_range=1)
     if settings.storage_connection_string:
-        return BlobServiceClient.from_connection_string(settings.storage_connection_string, retry_policy=retry)
+        return BlobServiceClient.from_connection_string(
+            settings.storage_connection_string, retry_policy=retry
+        )
     from azure.identity import DefaultAzureCredential
 
     return BlobServiceClient(settings.blob_endpoint, credential=DefaultAzureCredential(), retry_policy=retry)

@@ -12,7 +12,12 @@ def redact_url(url: str) -> str:
     """The URL without its query string, fragment or user info (SAS tokens, keys, passwords)."""
     if "://" not in url:
         return url.split("?", 1)[0]
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # a malformed URL (say, a bracketed host that is no IPv6 address) in a message
+        scheme, _, rest = re.split(r"[?#]", url, maxsplit=1)[0].partition("://")
+        host, slash, path = rest.partition("/")
+        return f"{scheme}://{host.rsplit('@', 1)[-1]}{slash}{path}"
     netloc = parts.netloc.rsplit("@", 1)[-1]  # drop user:password@
     return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 

@@ -6,6 +6,7 @@ everything) or, with --once, exit with the job's status.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import shutil
 import subprocess
@@ -23,6 +24,16 @@ REPO = Path(__file__).resolve().parent.parent
 
 def sample_name(today: date) -> str:
     return f"AlmaLinux-9-Azure-9.6-{today:%Y%m%d}.0.x86_64.raw"
+
+
+def publish_sha256sum(raw: Path) -> str:
+    """Write `<raw>.sha256sum` in `sha256sum`'s format, so the job verifies its source."""
+    digest = hashlib.sha256()
+    with raw.open("rb") as image:
+        while block := image.read(8 * MIB):
+            digest.update(block)
+    raw.with_name(raw.name + ".sha256sum").write_text(f"{digest.hexdigest()}  {raw.name}\n")
+    return digest.hexdigest()
 
 
 def submit(stack: LocalStack, image_url: str) -> int:
@@ -72,8 +83,10 @@ def run(
           "RAW source server, the app on the durable runner)…", flush=True)  # fmt: skip
     with local_stack(options) as stack:
         name = sample_name(date.today())
-        build_sample_raw(stack.raw_path(name), disk_mib * MIB)
-        print(f"Built {name}: {disk_mib} MiB, MBR + ext4 with files, sparse.", flush=True)
+        raw = build_sample_raw(stack.raw_path(name), disk_mib * MIB)
+        digest = publish_sha256sum(raw)
+        print(f"Built {name}: {disk_mib} MiB, MBR + ext4 with files, sparse; SHA-256 {digest} "
+              f"published next to it as {name}.sha256sum, as the AlmaLinux build does.", flush=True)  # fmt: skip
         code = submit(stack, stack.raw_url(name))
         if on_done:
             on_done(stack, code)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import date
 from pathlib import Path
 
@@ -32,3 +33,12 @@ def test_make_run_once_publishes_the_sample_to_the_local_gallery(
     }
     assert f"- Created: 'almalinux_ci/almalinux-9-gen1/{version}'" in output
     assert f"- Created: 'almalinux_ci/almalinux-9-gen2/{version}'" in output
+    sample = (
+        tmp_path
+        / "run"
+        / "images"
+        / "almalinux-images"
+        / f"AlmaLinux-9-Azure-9.6-{date.today():%Y%m%d}.0.x86_64.raw"
+    )
+    digest = hashlib.sha256(sample.read_bytes()).hexdigest()
+    assert f"- Source verified: ✅ SHA-256 `{digest}` matches the published .sha256sum" in output

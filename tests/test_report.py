@@ -29,7 +29,14 @@ def test_published_summary_has_the_old_shape() -> None:
         plan=_plan(),
         outcome="published",
         versions=(_created("almalinux-9-gen1"), _created("almalinux-9-gen2")),
-        staged={"md5": "0" * 32, "size": 1048576 + 512, "reused": False},
+        staged={
+            "md5": "0" * 32,
+            "size": 1048576 + 512,
+            "reused": False,
+            "source_sha256": "ab" * 32,
+            "source_verified": True,
+            "source_check": "SHA-256 published at https://b.s3.amazonaws.com/x.raw.sha256sum",
+        },
         durations={"stage": 12.5, "publish": 130.0},
     )
     text = render_markdown(result)
@@ -45,6 +52,7 @@ def test_published_summary_has_the_old_shape() -> None:
     assert "- Released to Gallery: ✅" in lines
     assert "- The Gallery is public: ❌" in lines
     assert "- Durations: stage 12 s, publish 2 min 10 s" in lines
+    assert f"- Source verified: ✅ SHA-256 `{'ab' * 32}` matches the published .sha256sum" in lines
     assert "SECRET" not in text
 
 
@@ -93,3 +101,23 @@ def test_refused_public_request_is_stated() -> None:
 def test_result_survives_a_json_round_trip() -> None:
     result = JobResult(plan=_plan(), outcome="published", versions=(_created("almalinux-9-gen1"),))
     assert JobResult.from_json(result.to_json()) == result
+
+
+def _staged(verified: bool | None, check: str = "") -> dict[str, object]:
+    return {"md5": "0" * 32, "size": 512, "reused": verified is None, "source_sha256": "cd" * 32,
+            "source_verified": verified, "source_check": check}  # fmt: skip
+
+
+def test_an_unverified_source_is_stated() -> None:
+    check = "no .sha256sum published (HTTP 404 for https://b.s3.amazonaws.com/x.raw.sha256sum)"
+    result = JobResult(plan=_plan(), outcome="published", staged=_staged(False, check))
+    assert f"- Source verified: ❌ {check}" in render_markdown(result).splitlines()
+    reused = JobResult(plan=_plan(), outcome="published", staged=_staged(None))
+    assert "- Source verified: ❌ not checked" in render_markdown(reused)
+
+
+def test_a_vhd_input_has_no_source_line() -> None:
+    staged = {"blob_url": "https://a/b.vhd", "md5": "0" * 32, "size": 512}
+    assert "Source verified" not in render_markdown(
+        JobResult(plan=_plan(), outcome="published", staged=staged)
+    )

@@ -130,7 +130,10 @@ def test_staged_blob_is_qemu_imgs_vhd_with_md5_and_only_nonzero_pages(
         "source_size": str(RAW_SIZE),
         "source_etag": requests.head(source_url(server, raw), timeout=5).headers["ETag"],
         "md5": result.md5,
+        # SHA-256 of the RAW bytes only, not of the padding: what `sha256sum` says of the source.
+        "source_sha256": hashlib.sha256(raw[1]).hexdigest(),
     }
+    assert result.source_sha256 == hashlib.sha256(raw[1]).hexdigest()
 
     disk_size = vhd.padded_disk_size(RAW_SIZE)
     expected_pages = [*nonzero_chunks(raw[1], disk_size, chunk_size), (disk_size, disk_size + 511)]
