@@ -8,7 +8,7 @@ import time
 from typing import Any
 
 import requests
-from azure.storage.blob import BlobServiceClient
+from azure.storage.blob import BlobServiceClient, ContentSettings
 
 from gallery_publisher import vhd
 from gallery_publisher.urls import redact_url
@@ -31,7 +31,10 @@ def put_vhd_blob(stack: LocalStack, container: str, blob_name: str, seed: int = 
     raw = write_sparse_raw(stack.raw_path(f"upload-{blob_name}.raw"), RAW_SIZE, RAW_REGIONS, seed)
     disk = raw + bytes(vhd.padded_disk_size(len(raw)) - len(raw))
     blob = stack.blobs.get_blob_client(container, blob_name)
-    blob.upload_blob(disk + vhd.build_footer(len(disk)), blob_type="PageBlob")
+    image = disk + vhd.build_footer(len(disk))
+    # As the old pipeline uploads: a page blob with the whole VHD's MD5 as Content-MD5.
+    md5 = bytearray(hashlib.md5(image).digest())
+    blob.upload_blob(image, blob_type="PageBlob", content_settings=ContentSettings(content_md5=md5))
     return redact_url(blob.url)
 
 
