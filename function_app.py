@@ -22,6 +22,7 @@ from gallery_publisher.errors import PublishError
 from gallery_publisher.families import FAMILIES
 from gallery_publisher.job_request import job_instance_id, parse_job_request
 from gallery_publisher.job_status import shape_job_status
+from gallery_publisher.log_policy import keep_secrets_out_of_logs
 from gallery_publisher.plan import PublishRequest
 from gallery_publisher.storage import SOURCE_URL
 from gallery_publisher.urls import redact_url
@@ -164,6 +165,7 @@ async def start_from_blob(event: func.EventGridEvent, client: df.DurableOrchestr
 
 def create_app() -> df.DFApp:
     """A new app with every function registered (the local runner builds one per stack)."""
+    keep_secrets_out_of_logs()
     app = df.DFApp(http_auth_level=func.AuthLevel.FUNCTION)
     for blueprint in (starters, publish_image.bp, gallery_version.bp, activities_blueprint.bp):
         app.register_functions(blueprint)

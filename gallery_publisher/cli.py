@@ -18,6 +18,7 @@ from gallery_publisher.arm_client import compute_client
 from gallery_publisher.errors import PublishError
 from gallery_publisher.gallery import GalleryClient
 from gallery_publisher.image_names import ImageType, SourceKind, parse_image_name
+from gallery_publisher.log_policy import keep_secrets_out_of_logs
 from gallery_publisher.plan import ExistingState, PublishRequest, make_plan
 from gallery_publisher.publishing import Services
 from gallery_publisher.settings import Settings, load_settings
@@ -166,6 +167,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = parse_args(sys.argv[1:] if argv is None else argv)
         logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, stream=sys.stderr)
+        keep_secrets_out_of_logs()
         run: Command = args.run
         return run(args)
     except PublishError as error:
