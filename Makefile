@@ -42,6 +42,7 @@ AZ_VENV := .local-stack/az-venv
 BENCH_ARGS ?=
 
 bench: setup $(AZ_VENV)/.installed
+	$(BIN)/python -m bench.parallel_versions
 	AZURE_CORE_COLLECT_TELEMETRY=no $(BIN)/python -m bench.stage_vs_old_pipeline --az $(AZ_VENV)/bin/az $(BENCH_ARGS)
 
 $(AZ_VENV)/.installed:

@@ -13,6 +13,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from azure.functions import FunctionRegister
 from azure.storage.blob import BlobServiceClient
 
 from activities import services
@@ -91,8 +92,9 @@ def _app_environment(values: dict[str, str]) -> Iterator[None]:
 
 
 @contextmanager
-def local_stack(options: StackOptions) -> Iterator[LocalStack]:
-    """Start everything; stop everything (processes included) when the block ends."""
+def local_stack(options: StackOptions, app: FunctionRegister | None = None) -> Iterator[LocalStack]:
+    """Start everything; stop everything (processes included) when the block ends. `app` defaults to
+    the Function App itself (a benchmark may pass one with extra functions registered)."""
     from function_app import create_app  # the app reads its settings at first use, after we set them
 
     images_dir = options.workdir / "images"
@@ -118,6 +120,6 @@ def local_stack(options: StackOptions) -> Iterator[LocalStack]:
         stack.enter_context(_app_environment(app_environment(connection_string, emulator, options.settings)))
         clock = VirtualClock() if options.virtual_clock else ScaledClock(scale=options.time_scale)
         runner = stack.enter_context(
-            DurableRunner(create_app(), clock=clock, seed=options.seed, port=options.port)
+            DurableRunner(app or create_app(), clock=clock, seed=options.seed, port=options.port)
         )
         yield LocalStack(azurite, emulator, source, runner, images_dir, proxy)
