@@ -1,0 +1,1 @@
+"""Benchmarks that compare with the old pipeline, or with the sequential way, in one run."""
