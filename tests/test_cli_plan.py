@@ -154,3 +154,10 @@ def test_kitten_is_release_10_for_the_old_flags() -> None:
     result = cli("-d", "10", "-t", "arm64", "-i", "AlmaLinux-Kitten-Azure-10-20250813.0.aarch64.raw")
     assert result.returncode == 0, result.stderr
     assert "almalinux-ci-kitten-10-arm64-gen2/10.20250813.0" in result.stdout
+
+
+def test_old_force_flag_points_to_submit() -> None:
+    result = cli("-d", "9.6", "-t", "default", "-i", "AlmaLinux-9-Azure-9.6-20250522.0.x86_64.raw", "-f")
+    assert result.returncode == 2
+    assert "gallery-publisher submit IMAGE_URL --no-dry-run" in result.stderr
+    assert result.stdout == ""
