@@ -140,7 +140,9 @@ def legacy_to_args(legacy: argparse.Namespace) -> argparse.Namespace:
         overrides["GALLERY_PUBLISHER_CI_GALLERY"] = legacy.gallery
     if legacy.force:
         raise PublishError(
-            "publishing (-f) is not available yet from the command line; drop -f for a dry run"
+            "-f (publish from the terminal) is not supported: publishing runs in the Function App, which "
+            "follows Azure's replication for hours; use `gallery-publisher submit IMAGE_URL --no-dry-run "
+            "--function-url URL`, or drop -f for a dry run"
         )
     return argparse.Namespace(
         run=run_plan,
