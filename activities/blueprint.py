@@ -124,7 +124,7 @@ def poll_gallery_version(job: dict[str, Any]) -> dict[str, Any]:
 def report_job(report: dict[str, Any]) -> dict[str, Any]:
     """Render the summary; post it to Mattermost when asked. A failed notification never fails the job."""
     result = JobResult.from_json(report["result"])
-    summary = render_markdown(result) if result.plan.get("release_string") else _bare_summary(result)
+    summary = render_markdown(result)
     settings = app_settings()
     notified, notify_error = False, ""
     if report.get("notify"):
@@ -142,12 +142,3 @@ def report_job(report: dict[str, Any]) -> dict[str, Any]:
         if notify_error:
             log.warning("notification not sent: %s", notify_error)
     return {"ok": True, "summary": summary, "notified": notified, "notify_error": notify_error}
-
-
-def _bare_summary(result: JobResult) -> str:
-    """When planning itself failed there is no plan to describe: say what failed."""
-    image = result.plan.get("request", {}).get("image_url", "").split("?", 1)[0].rsplit("/", 1)[-1]
-    return (
-        f"**{image}**:\n- Released to Gallery: ❌\n"
-        f"- Failed at step **{result.failed_step}**: {result.error_code} {result.error_message}".rstrip()
-    )

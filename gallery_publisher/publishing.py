@@ -23,7 +23,7 @@ from gallery_publisher.gallery_records import (
     VersionSpec,
     publish_tags,
 )
-from gallery_publisher.image_names import SourceKind, parse_image_name
+from gallery_publisher.image_names import SourceKind
 from gallery_publisher.pinned_http import GuardedClient
 from gallery_publisher.plan import ExistingState, PublishPlan, PublishRequest, make_plan
 from gallery_publisher.settings import Settings, TargetRegion
@@ -138,7 +138,3 @@ def version_spec(job: dict[str, Any]) -> VersionSpec:
 
 def version_ref(job: dict[str, Any]) -> VersionRef:
     return VersionRef(job["gallery"], job["definition"], job["version"])
-
-
-def image_of(plan: dict[str, Any]) -> str:
-    return parse_image_name(plan["source_url"]).file_name

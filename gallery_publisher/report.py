@@ -127,9 +127,20 @@ def _source_line(staged: dict[str, Any]) -> str:
     return "- Source verified: ❌ not checked (reused a blob staged before SHA-256 was recorded)"
 
 
+def _unplanned_summary(result: JobResult) -> str:
+    """When planning itself failed there is no plan to describe: say what failed."""
+    image = redact_url(result.plan.get("request", {}).get("image_url", "")).rsplit("/", 1)[-1]
+    return (
+        f"**{image}**:\n- Released to Gallery: ❌\n"
+        f"- Failed at step **{result.failed_step}**: {result.error_code} {result.error_message}".rstrip()
+    )
+
+
 def render_markdown(result: JobResult) -> str:
     """The job summary: the old workflow's shape, plus regions, durations and errors."""
     plan = result.plan
+    if "release_string" not in plan:
+        return _unplanned_summary(result)
     released = result.outcome == "published" and all(v.succeeded for v in result.versions)
     public = plan["public_requested"] and not plan["public_refused"]
     lines = [

@@ -121,3 +121,18 @@ def test_a_vhd_input_has_no_source_line() -> None:
     assert "Source verified" not in render_markdown(
         JobResult(plan=_plan(), outcome="published", staged=staged)
     )
+
+
+def test_a_job_that_failed_before_planning_still_says_what_failed() -> None:
+    request = {
+        "image_url": "https://b.s3.amazonaws.com/AlmaLinux-9-Azure-9.6-20250522.0.x86_64.raw?X-Amz-Signature=S"
+    }
+    result = JobResult(
+        plan={"request": request}, outcome="failed", failed_step="plan", error_code="Gallery",
+        error_message="preflight failed",
+    )  # fmt: skip
+    assert render_markdown(result).splitlines() == [
+        "**AlmaLinux-9-Azure-9.6-20250522.0.x86_64.raw**:",
+        "- Released to Gallery: ❌",
+        "- Failed at step **plan**: Gallery preflight failed",
+    ]
