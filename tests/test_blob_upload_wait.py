@@ -1,0 +1,65 @@
+"""A VHD announced by Event Grid before its pages are written (page blobs raise BlobCreated at
+creation): the job waits on timers for the upload to finish, then publishes it."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from azure.storage.blob import ContentSettings
+
+from activities.services import app_services
+from gallery_publisher import vhd
+from local.blob_watcher import blob_created_event
+from local.stack import LocalStack, StackOptions, local_stack
+from tests.app_support import RAW_REGIONS, RAW_SIZE
+from tests.raw_images import write_sparse_raw
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    settings = {"GALLERY_PUBLISHER_BLOB_TRIGGER_DRY_RUN": "false"}
+    options = StackOptions(
+        workdir=tmp_path_factory.mktemp("stack"), time_scale=0.002, region_seconds=60, settings=settings
+    )
+    with local_stack(options) as running:
+        yield running
+
+
+def test_the_job_waits_for_the_upload_to_finish(stack: LocalStack, tmp_path: Path) -> None:
+    raw = write_sparse_raw(tmp_path / "disk.raw", RAW_SIZE, RAW_REGIONS)
+    disk = raw + bytes(vhd.padded_disk_size(len(raw)) - len(raw))
+    image = disk + vhd.build_footer(len(disk))
+    blob = stack.blobs.get_blob_client("9-arm64", "almalinux-9.6-arm64.20251210-01.vhd")
+    blob.create_page_blob(size=len(image))  # created: Event Grid fires now, nothing is written yet
+    stack.runner.call_function(
+        "start_from_blob", event=blob_created_event(stack.blobs.url, "9-arm64", blob.blob_name)
+    )
+    [job] = [s for s in stack.runner.statuses() if s.name == "publish_image"]
+
+    def finish_upload() -> None:
+        for offset in range(0, len(image), 4 * vhd.MIB):
+            blob.upload_page(
+                image[offset : offset + 4 * vhd.MIB],
+                offset=offset,
+                length=min(4 * vhd.MIB, len(image) - offset),
+            )
+        blob.set_http_headers(ContentSettings(content_md5=bytearray(hashlib.md5(image).digest())))
+
+    threading.Timer(1.0, finish_upload).start()  # the job must keep waiting for a while
+    status = stack.runner.wait_for(job.instance_id, 60)
+    assert status.runtime_status.value == "Completed", status.error
+    validations = [
+        e
+        for e in stack.runner.history(job.instance_id)
+        if e.get("EventType") == 4 and e.get("Name") == "validate_vhd"
+    ]
+    assert len(validations) > 1  # it looked before the upload ended, and again after
+    versions = {
+        v.name: v.provisioning_state
+        for v in app_services().gallery.list_versions("almalinux_ci", "almalinux-9-arm64")
+    }
+    assert versions == {"9.6.2025121001": "Succeeded"}
