@@ -7,6 +7,7 @@ it would be pointed at Azure: nothing in the app knows it runs locally but `LOCA
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -19,6 +20,7 @@ from azure.storage.blob import BlobServiceClient
 from activities import services
 from gallery_publisher.families import FAMILIES
 from local.azurite import Azurite, run_azurite
+from local.blob_watcher import BlobWatcher
 from local.durable_runner import DurableRunner, ScaledClock, VirtualClock
 from local.flaky_proxy import FlakyProxy
 from local.gallery_emulator.config import EmulatorConfig
@@ -122,4 +124,8 @@ def local_stack(options: StackOptions, app: FunctionRegister | None = None) -> I
         runner = stack.enter_context(
             DurableRunner(app or create_app(), clock=clock, seed=options.seed, port=options.port)
         )
+        if options.watch_blobs:
+            containers = {family.container for family in FAMILIES}
+            announce = functools.partial(runner.call_function, "start_from_blob")
+            stack.enter_context(BlobWatcher(blobs, containers, lambda event: announce(event=event)))
         yield LocalStack(azurite, emulator, source, runner, images_dir, proxy)

@@ -1,10 +1,12 @@
 """A VHD announced by Event Grid before its pages are written (page blobs raise BlobCreated at
-creation): the job waits on timers for the upload to finish, then publishes it."""
+creation): the job waits on timers for the upload to finish, then publishes it. The local stack's
+blob watcher plays Event Grid here, as it does for `make run`."""
 
 from __future__ import annotations
 
 import hashlib
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,7 +15,6 @@ from azure.storage.blob import ContentSettings
 
 from activities.services import app_services
 from gallery_publisher import vhd
-from local.blob_watcher import blob_created_event
 from local.stack import LocalStack, StackOptions, local_stack
 from tests.app_support import RAW_REGIONS, RAW_SIZE
 from tests.raw_images import write_sparse_raw
@@ -23,7 +24,11 @@ from tests.raw_images import write_sparse_raw
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
     settings = {"GALLERY_PUBLISHER_BLOB_TRIGGER_DRY_RUN": "false"}
     options = StackOptions(
-        workdir=tmp_path_factory.mktemp("stack"), time_scale=0.002, region_seconds=60, settings=settings
+        workdir=tmp_path_factory.mktemp("stack"),
+        time_scale=0.002,
+        region_seconds=60,
+        settings=settings,
+        watch_blobs=True,
     )
     with local_stack(options) as running:
         yield running
@@ -35,10 +40,11 @@ def test_the_job_waits_for_the_upload_to_finish(stack: LocalStack, tmp_path: Pat
     image = disk + vhd.build_footer(len(disk))
     blob = stack.blobs.get_blob_client("9-arm64", "almalinux-9.6-arm64.20251210-01.vhd")
     blob.create_page_blob(size=len(image))  # created: Event Grid fires now, nothing is written yet
-    stack.runner.call_function(
-        "start_from_blob", event=blob_created_event(stack.blobs.url, "9-arm64", blob.blob_name)
-    )
-    [job] = [s for s in stack.runner.statuses() if s.name == "publish_image"]
+    deadline = time.monotonic() + 10
+    while not (jobs := [s for s in stack.runner.statuses() if s.name == "publish_image"]):
+        assert time.monotonic() < deadline, "the blob watcher never started a job"
+        time.sleep(0.1)
+    [job] = jobs
 
     def finish_upload() -> None:
         for offset in range(0, len(image), 4 * vhd.MIB):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -90,3 +91,24 @@ def test_a_job_already_running_is_followed_not_duplicated(stack: LocalStack) -> 
     assert f"job {started.json()['instance_id']}" in result.stderr
     versions = [v.name for v in app_services().gallery.list_versions("almalinux_ci", "almalinux-9-arm64")]
     assert versions.count("9.6.2025070501") == 1 and "9.6.2025070502" not in versions
+
+
+def test_plan_reads_what_is_already_there(stack: LocalStack) -> None:
+    first = put_raw(stack, "AlmaLinux-9-Azure-9.6-20250706.0.aarch64.raw")
+    assert submit(stack, first, "--no-dry-run").returncode == 0
+    second = put_raw(stack, "AlmaLinux-9-Azure-9.6-20250706.1.aarch64.raw", seed=7)  # another build, same day
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("GALLERY_PUBLISHER_")},
+        "GALLERY_PUBLISHER_LOCAL_MODE": "true",
+        "GALLERY_PUBLISHER_ARM_ENDPOINT": stack.emulator.base_url,
+        "AZURE_STORAGE_CONNECTION_STRING": stack.azurite.connection_string,
+    }
+    command = [sys.executable, "-m", "gallery_publisher", "plan", "--json"]
+    again = subprocess.run([*command, first], capture_output=True, text=True, env=env, timeout=60)
+    other = subprocess.run([*command, second], capture_output=True, text=True, env=env, timeout=60)
+    assert again.returncode == 0 and other.returncode == 0, again.stderr + other.stderr
+    assert (json.loads(again.stdout)["blob_name"], json.loads(again.stdout)["reuses_blob"]) == (
+        "almalinux-9.6-arm64.20250706-01.vhd",
+        True,
+    )
+    assert json.loads(other.stdout)["blob_name"] == "almalinux-9.6-arm64.20250706-02.vhd"
