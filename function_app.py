@@ -24,7 +24,7 @@ from gallery_publisher.job_request import job_instance_id, parse_job_request
 from gallery_publisher.job_status import shape_job_status
 from gallery_publisher.log_policy import keep_secrets_out_of_logs
 from gallery_publisher.plan import PublishRequest
-from gallery_publisher.storage import SOURCE_URL
+from gallery_publisher.storage import SOURCE_URL, staging_progress
 from gallery_publisher.urls import redact_url
 from orchestrators import gallery_version, names, publish_image
 
@@ -108,6 +108,10 @@ async def publish_status(req: func.HttpRequest, client: df.DurableOrchestrationC
         child = await client.get_status(f"{instance_id}:{definition}", show_input=False)
         if child and isinstance(child.custom_status, dict):
             children.append(child.custom_status)
+    staging = None
+    if custom.get("step") == "stage" and custom.get("blob"):
+        blob = app_services().blobs.get_blob_client(custom["container"], custom["blob"])
+        staging = staging_progress(blob)
     shaped = shape_job_status(
         instance_id,
         status.runtime_status.value if status.runtime_status else "Unknown",
@@ -116,6 +120,7 @@ async def publish_status(req: func.HttpRequest, client: df.DurableOrchestrationC
         children,
         str(status.created_time or ""),
         str(status.last_updated_time or ""),
+        staging,
     )
     running = status.runtime_status in ACTIVE
     return _json_response(shaped, 202 if running else 200)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+MIB = 1024 * 1024
+
 
 def version_progress_line(child: dict[str, Any]) -> str:
     regions = ", ".join(f"{r['region']} {r['state']} {r['progress']}%" for r in child.get("regions", []))
@@ -22,10 +24,17 @@ def shape_job_status(
     children: list[dict[str, Any]],
     created_time: str,
     last_updated_time: str,
+    staging: tuple[int, int] | None = None,
 ) -> dict[str, Any]:
+    """`staging` is (RAW bytes read, RAW size) while the RAW is being staged."""
     custom = custom_status or {}
     step = custom.get("step", "")
     progress = [f"step: {step}"] if step else []
+    if staging:
+        done, total = staging
+        progress.append(
+            f"staging: {done / MIB:,.0f} of {total / MIB:,.0f} MiB read ({100 * done // max(total, 1)}%)"
+        )
     staged = custom.get("staged")
     if staged:
         progress.append(f"staged: {staged['size']:,} bytes, MD5 {staged['md5']}")
@@ -40,6 +49,7 @@ def shape_job_status(
         "step": step,
         "progress": progress,
         "versions": [child for child in children if child],
+        "staging": {"bytes_read": staging[0], "bytes_total": staging[1]} if staging else None,
         "summary": summary,
         "output": result,
         "created_time": created_time,

@@ -56,6 +56,8 @@ class StageOptions:
     buffered_chunks: int = 32
     put_attempts: int = 5
     put_backoff: float = 0.5  # seconds before the first retry, doubled each time
+    # How often the bytes read so far are written to the blob's metadata, for those watching the job.
+    record_progress_every: float = 10.0
 
 
 @dataclass(frozen=True)
@@ -174,6 +176,7 @@ class _Upload:
         self.options = options
         self.progress = progress
         self.sleep = sleep
+        self.next_progress_record = 0.0  # the first chunk is recorded at once
         self.metadata = {storage.SOURCE_URL: source.url, storage.SOURCE_SIZE: str(source.size)}
         if source.etag is not None:
             self.metadata[storage.SOURCE_ETAG] = source.etag
@@ -293,6 +296,11 @@ class _Upload:
     def _report(self, bytes_read: int, skipped: int) -> None:
         if self.progress is not None:
             self.progress(StageProgress(bytes_read, self.uploaded, skipped, self.source.size))
+        # Called by the staging loop itself, so never after the final metadata (which drops this key).
+        now = time.monotonic()
+        if now >= self.next_progress_record and bytes_read < self.source.size:
+            self.blob.set_blob_metadata({**self.metadata, storage.STAGED_BYTES: str(bytes_read)})
+            self.next_progress_record = now + self.options.record_progress_every
 
 
 def _transient(error: AzureError) -> bool:

@@ -28,6 +28,7 @@ SOURCE_SIZE = "source_size"
 SOURCE_ETAG = "source_etag"
 MD5 = "md5"
 SOURCE_SHA256 = "source_sha256"  # hex SHA-256 of the RAW bytes, recorded with the MD5 at the end
+STAGED_BYTES = "staged_bytes"  # RAW bytes read so far, recorded now and then while staging runs
 
 
 class StorageError(PublishError):
@@ -146,3 +147,13 @@ def blob_client_for_url(url: str, settings: Settings) -> BlobClient:
     if not container or not name:
         raise StorageError(f"{redact_url(url)} is not a blob URL (expected {account_url}CONTAINER/BLOB)")
     return service.get_blob_client(container, unquote(name))
+
+
+def staging_progress(blob: BlobClient) -> tuple[int, int] | None:
+    """(RAW bytes read, RAW size) of a blob being staged, as its stager last recorded; None if unknown."""
+    try:
+        metadata = blob.get_blob_properties().metadata or {}
+    except ResourceNotFoundError:
+        return None
+    done, total = metadata.get(STAGED_BYTES, ""), metadata.get(SOURCE_SIZE, "")
+    return (int(done), int(total)) if done.isdecimal() and total.isdecimal() else None

@@ -98,7 +98,7 @@ def _plan_and_stage(
         if not planned["ok"] or plan["dry_run"]:
             return plan, planned, "plan"
         step = "stage" if plan["source_kind"] == "raw" else "validate"
-        status.update(step=step, plan=plan["operations"])
+        status.update(step=step, plan=plan["operations"], container=plan["container"], blob=plan["blob_name"])
         began = context.current_utc_datetime
         if step == "stage":
             answer = yield from call_activity(context, names.STAGE_RAW, STAGE_RETRY, job | {"plan": plan})

@@ -3,6 +3,8 @@ server, and the app's real functions driven by the durable runner on the real re
 
 from __future__ import annotations
 
+import re
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -11,7 +13,16 @@ import pytest
 from activities.services import app_services
 from local.source_server import Faults
 from local.stack import LocalStack, StackOptions, local_stack
-from tests.app_support import activity_answers, blob_md5, post, put_raw, put_vhd_blob, run_job, vhd_footer_ok
+from tests.app_support import (
+    activity_answers,
+    blob_md5,
+    job_status,
+    post,
+    put_raw,
+    put_vhd_blob,
+    run_job,
+    vhd_footer_ok,
+)
 
 # 1/500 of Azure's pace: a 10-minute replication takes 1.2 s, a 60 s poll interval 0.12 s.
 TIME_SCALE = 0.002
@@ -194,3 +205,25 @@ def test_unknown_job_status_is_404(stack: LocalStack) -> None:
 
     response = requests.get(f"{stack.runner.origin}/api/publish/no-such-job", timeout=10)
     assert response.status_code == 404
+
+
+def test_staging_progress_is_visible_while_it_runs(stack: LocalStack) -> None:
+    url = put_raw(stack, "AlmaLinux-9-Azure-9.6-20250609.0.aarch64.raw")
+    stack.source.set_faults(Faults(stall_at=12 * 1024 * 1024, stall_seconds=3))
+    started = post(stack, {"image_url": url, "dry_run": False})
+    assert started.status_code == 202
+    instance_id = started.json()["instance_id"]
+    seen: list[str] = []
+    deadline = time.monotonic() + 30
+    while not any(line.startswith("staging: ") for line in seen):
+        assert time.monotonic() < deadline, seen
+        seen = job_status(stack, instance_id)["progress"]
+        time.sleep(0.05)
+    [line] = [line for line in seen if line.startswith("staging: ")]
+    assert re.fullmatch(r"staging: \d+ of 24 MiB read \(\d+%\)", line), line
+    final = stack.runner.wait_for(instance_id, 60)
+    assert final.runtime_status.value == "Completed"
+    # The progress key is gone once the blob is complete.
+    blob_name = final.output["result"]["plan"]["blob_name"]
+    metadata = stack.blobs.get_blob_client("9-arm64", blob_name).get_blob_properties().metadata
+    assert "staged_bytes" not in metadata and metadata["md5"]
