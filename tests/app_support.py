@@ -87,3 +87,20 @@ def activity_answers(stack: LocalStack, instance_id: str) -> list[dict[str, Any]
         for event in stack.runner.history(instance_id)
         if event.get("EventType") == 5 and event.get("Result")
     ]
+
+
+def snapshot(stack: LocalStack) -> tuple[list[str], list[str]]:
+    """Every blob in the storage account and every gallery version: what "nothing was written" compares."""
+    blobs = sorted(
+        f"{c.name}/{b.name}"
+        for c in stack.blobs.list_containers()
+        for b in stack.blobs.get_container_client(c.name).list_blobs()
+    )
+    store = stack.emulator.store
+    versions = sorted(
+        f"{g.name}/{i.name}/{v.name}"
+        for g in store.list_galleries("rg-alma-images")
+        for i in store.list_images("rg-alma-images", g.name)
+        for v in store.list_versions("rg-alma-images", g.name, i.name)
+    )
+    return blobs, versions

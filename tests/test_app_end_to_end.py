@@ -21,6 +21,7 @@ from tests.app_support import (
     put_raw,
     put_vhd_blob,
     run_job,
+    snapshot,
     vhd_footer_ok,
 )
 
@@ -111,30 +112,14 @@ def test_vhd_input_is_validated_and_published(
     assert versions_of("almalinux_ci", definition)[version] == ("Succeeded", url)
 
 
-def _snapshot(stack: LocalStack) -> tuple[list[str], list[str]]:
-    blobs = sorted(
-        f"{c.name}/{b.name}"
-        for c in stack.blobs.list_containers()
-        for b in stack.blobs.get_container_client(c.name).list_blobs()
-    )
-    store = stack.emulator.store
-    versions = sorted(
-        f"{g.name}/{i.name}/{v.name}"
-        for g in store.list_galleries("rg-alma-images")
-        for i in store.list_images("rg-alma-images", g.name)
-        for v in store.list_versions("rg-alma-images", g.name, i.name)
-    )
-    return blobs, versions
-
-
 def test_dry_run_writes_nothing(stack: LocalStack) -> None:
     url = put_raw(stack, "AlmaLinux-9-Azure-9.6-20250603.0.x86_64.raw")
-    before = _snapshot(stack)
+    before = snapshot(stack)
     status = run_job(stack, {"image_url": url})  # dry_run defaults to true
     assert status["runtime_status"] == "Completed"
     assert status["output"]["outcome"] == "dry_run"
     assert "- Would create: 'almalinux_ci/almalinux-9-gen2/9.6.2025060301'" in status["summary"]
-    assert _snapshot(stack) == before
+    assert snapshot(stack) == before
 
 
 def test_a_failed_region_fails_the_job_with_the_azure_error(stack: LocalStack) -> None:

@@ -24,6 +24,7 @@ from gallery_publisher.settings import load_settings
 from gallery_publisher.source import RetryPolicy, open_source
 from gallery_publisher.source_policy import SourceGuard, SourceNotAllowedError, check_source_url
 from local.stack import LocalStack, StackOptions, local_stack
+from tests.app_support import snapshot
 from tests.scripted_server import Answer, ScriptedServer, scripted_server
 
 VALID = "AlmaLinux-9-Azure-9.6-20250522.0.x86_64.raw"
@@ -274,19 +275,6 @@ def _body_cases(raw_url: str) -> list[tuple[bytes, str]]:
     return cases
 
 
-def _snapshot(stack: LocalStack) -> tuple[list[str], list[str]]:
-    blobs = sorted(f"{c.name}/{b.name}" for c in stack.blobs.list_containers()
-                   for b in stack.blobs.get_container_client(c.name).list_blobs())  # fmt: skip
-    store = stack.emulator.store
-    versions = sorted(
-        f"{g.name}/{i.name}/{v.name}"
-        for g in store.list_galleries("rg-alma-images")
-        for i in store.list_images("rg-alma-images", g.name)
-        for v in store.list_versions("rg-alma-images", g.name, i.name)
-    )
-    return blobs, versions
-
-
 def _post(stack: LocalStack, body: bytes) -> requests.Response:
     return requests.post(f"{stack.runner.origin}/api/publish", data=body, timeout=30,
                          headers={"Content-Type": "application/json"})  # fmt: skip
@@ -301,7 +289,7 @@ def _assert_clear_400(response: requests.Response, fragment: str, case: object) 
 
 def test_the_starter_answers_every_hostile_request_with_400_and_starts_nothing(stack: LocalStack) -> None:
     stack.raw_path(VALID).write_bytes(bytes(4096))
-    before = _snapshot(stack)
+    before = snapshot(stack)
     body_cases = _body_cases(stack.raw_url(VALID))
     for body, fragment in body_cases:
         _assert_clear_400(_post(stack, body), fragment, body[:80])
@@ -315,7 +303,7 @@ def test_the_starter_answers_every_hostile_request_with_400_and_starts_nothing(s
         _assert_clear_400(_post(stack, json.dumps({"image_url": url}).encode()), "", name[:80])
     GENERATED["HTTP requests (hand-written)"] = len(body_cases) + len(url_cases) + len(NAME_CASES)
     assert stack.runner.statuses() == []
-    assert _snapshot(stack) == before
+    assert snapshot(stack) == before
 
 
 @given(st.dictionaries(_fields, _json, max_size=5) | _json | st.binary(max_size=200))
