@@ -6,7 +6,6 @@ these functions decide, and these functions never decide the flow (that is the o
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -29,7 +28,7 @@ from gallery_publisher.plan import ExistingState, PublishPlan, PublishRequest, m
 from gallery_publisher.settings import Settings, TargetRegion
 from gallery_publisher.source import open_source
 from gallery_publisher.source_policy import SourceGuard
-from gallery_publisher.staging import StageProgress, StageResult, stage_source
+from gallery_publisher.staging import StageResult, stage_source
 from gallery_publisher.vhd_blob import VhdBlob, validate_vhd_blob
 
 
@@ -89,12 +88,7 @@ def prepare_job(request: PublishRequest, services: Services) -> PreparedJob:
     return PreparedJob(make_plan(request, services.settings, existing), definitions, existing)
 
 
-def stage_raw(
-    plan: dict[str, Any],
-    source_url: str,
-    services: Services,
-    progress: Callable[[StageProgress], None] | None = None,
-) -> StageResult:
+def stage_raw(plan: dict[str, Any], source_url: str, services: Services) -> StageResult:
     """Stream the RAW source into the plan's page blob (or find it already staged)."""
     blob = services.blobs.get_blob_client(plan["container"], plan["blob_name"])
     # The guard checks the URL, its addresses and every redirect again, here where the bytes are read.
@@ -105,7 +99,7 @@ def stage_raw(
     finally:
         checksum_client.close()
     with open_source(source_url, guard=guard) as source:
-        return stage_source(source, blob, progress=progress, checksum=checksum)
+        return stage_source(source, blob, checksum=checksum)
 
 
 def validate_vhd(plan: dict[str, Any], services: Services) -> VhdBlob:
