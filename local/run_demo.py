@@ -9,6 +9,7 @@ import argparse
 import hashlib
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -99,7 +100,19 @@ def run(
     return code
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _stop_on_signals() -> None:
+    """Ctrl-C and SIGTERM both unwind the stack's context managers, so every process is stopped.
+    (A shell that starts us in the background may have us ignore SIGINT: take it back.)"""
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)
+
+
 def main(argv: list[str] | None = None) -> int:
+    _stop_on_signals()
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--once", action="store_true", help="exit after the job with its status")
     parser.add_argument("--port", type=int, default=7071, help="the app's HTTP port (default 7071)")
