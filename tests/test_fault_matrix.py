@@ -127,7 +127,7 @@ def kill_staging_midway(stack: LocalStack, file_name: str, container: str, blob_
     )  # fmt: skip
     blob = stack.blobs.get_blob_client(container, blob_name)
     deadline = time.monotonic() + 30
-    while not (blob.exists() and any(blob.get_page_ranges()[0])):
+    while not (blob.exists() and any(blob.list_page_ranges())):
         assert time.monotonic() < deadline and worker.poll() is None
         time.sleep(0.05)
     worker.kill()
