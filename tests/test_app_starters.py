@@ -3,49 +3,31 @@
 from __future__ import annotations
 
 import json
-import threading
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, ClassVar
 
 import azure.functions as func
 import pytest
 
 import function_app
-from local.processes import free_port
 from local.stack import LocalStack, StackOptions, local_stack
 from tests.app_support import put_raw, put_vhd_blob, run_job
+from tests.webhook_server import FakeWebhook, fake_webhook
 
 TIME_SCALE = 0.002
 
 
-class _Mattermost(BaseHTTPRequestHandler):
-    posts: ClassVar[list[dict[str, Any]]] = []
-
-    def do_POST(self) -> None:
-        _Mattermost.posts.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-        self.send_response(200)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    def log_message(self, *args: object) -> None:
-        pass
+@pytest.fixture(scope="module")
+def mattermost() -> Iterator[FakeWebhook]:
+    with fake_webhook() as hook:
+        yield hook
 
 
 @pytest.fixture(scope="module")
-def mattermost() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", free_port()), _Mattermost)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/hooks/SECRET-HOOK-ID"
-    server.shutdown()
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory, mattermost: str) -> Iterator[LocalStack]:
+def stack(tmp_path_factory: pytest.TempPathFactory, mattermost: FakeWebhook) -> Iterator[LocalStack]:
     settings = {
-        "GALLERY_PUBLISHER_MATTERMOST_WEBHOOK_URL": mattermost,
+        "GALLERY_PUBLISHER_MATTERMOST_WEBHOOK_URL": mattermost.url,
         "GALLERY_PUBLISHER_MATTERMOST_CHANNEL": "sigcloud",
     }
     options = StackOptions(workdir=tmp_path_factory.mktemp("stack"), time_scale=TIME_SCALE, settings=settings)
@@ -126,12 +108,14 @@ def test_other_events_and_blobs_are_ignored(stack: LocalStack) -> None:
     assert _instances(stack) == before
 
 
-def test_notification_carries_the_summary_and_never_the_secrets(stack: LocalStack) -> None:
-    _Mattermost.posts.clear()
+def test_notification_carries_the_summary_and_never_the_secrets(
+    stack: LocalStack, mattermost: FakeWebhook
+) -> None:
+    mattermost.bodies.clear()
     url = put_raw(stack, "AlmaLinux-9-Azure-9.6-20250612.0.aarch64.raw") + "?X-Amz-Signature=SECRET-SIGNATURE"
     status = run_job(stack, {"image_url": url, "dry_run": False, "notify": True})
     assert status["runtime_status"] == "Completed", status["summary"]
-    [post] = _Mattermost.posts
+    [post] = mattermost.posts
     assert post["channel"] == "sigcloud"
     assert post["text"] == status["summary"]
     assert "- Created: 'almalinux_ci/almalinux-9-arm64/9.6.2025061201'" in post["text"]

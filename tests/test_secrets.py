@@ -12,8 +12,7 @@ import json
 import logging
 import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, ClassVar
+from typing import Any
 
 import pytest
 import requests
@@ -21,36 +20,22 @@ import requests
 from local.azurite import ACCOUNT_KEY
 from local.stack import LocalStack, StackOptions, local_stack
 from tests.app_support import put_raw
+from tests.webhook_server import FakeWebhook, fake_webhook
 
 SIGNATURE = "SIGNATURE-d41d8cd98f00b204e9800998ecf8427e"
 FUNCTION_KEY = "FUNCTION-KEY-5f4dcc3b5aa765d61d8327deb882cf99"
 HOOK_PATH = "hooks/WEBHOOK-PATH-098f6bcd4621d373cade4e832627b4f6"
 
 
-class _Webhook(BaseHTTPRequestHandler):
-    posts: ClassVar[list[bytes]] = []
-
-    def do_POST(self) -> None:
-        _Webhook.posts.append(self.rfile.read(int(self.headers["Content-Length"])))
-        self.send_response(200)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    def log_message(self, *args: object) -> None:
-        pass
+@pytest.fixture(scope="module")
+def webhook() -> Iterator[FakeWebhook]:
+    with fake_webhook(HOOK_PATH) as hook:
+        yield hook
 
 
 @pytest.fixture(scope="module")
-def webhook() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Webhook)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/{HOOK_PATH}"
-    server.shutdown()
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory, webhook: str) -> Iterator[LocalStack]:
-    settings = {"GALLERY_PUBLISHER_MATTERMOST_WEBHOOK_URL": webhook}
+def stack(tmp_path_factory: pytest.TempPathFactory, webhook: FakeWebhook) -> Iterator[LocalStack]:
+    settings = {"GALLERY_PUBLISHER_MATTERMOST_WEBHOOK_URL": webhook.url}
     options = StackOptions(
         workdir=tmp_path_factory.mktemp("stack"), time_scale=0.002, region_seconds=60, settings=settings
     )
@@ -74,10 +59,10 @@ def _follow(stack: LocalStack, instance_id: str) -> list[dict[str, Any]]:
 
 @pytest.mark.parametrize("dry_run", [False, True])
 def test_no_secret_in_anything_a_job_emits(
-    stack: LocalStack, caplog: pytest.LogCaptureFixture, dry_run: bool
+    stack: LocalStack, webhook: FakeWebhook, caplog: pytest.LogCaptureFixture, dry_run: bool
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    _Webhook.posts.clear()
+    webhook.bodies.clear()
     date = "20251101" if not dry_run else "20251102"
     url = (
         put_raw(stack, f"AlmaLinux-9-Azure-9.6-{date}.0.aarch64.raw")
@@ -101,9 +86,9 @@ def test_no_secret_in_anything_a_job_emits(
         "status answers": json.dumps(answers),
         "custom statuses": json.dumps([s.custom_status_history for s in instances], default=str),
         "outputs": json.dumps([s.output for s in instances], default=str),
-        "notifications": b"".join(_Webhook.posts).decode(),
+        "notifications": b"".join(webhook.bodies).decode(),
     }
-    assert _Webhook.posts and emitted["logs"]  # the scan has something to scan
+    assert webhook.bodies and emitted["logs"]  # the scan has something to scan
     for secret in (SIGNATURE, FUNCTION_KEY, HOOK_PATH, ACCOUNT_KEY):
         leaks = [where for where, text in emitted.items() if secret in text]
         assert leaks == [], f"{secret[:12]}… leaked into {leaks}"
