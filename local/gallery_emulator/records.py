@@ -11,15 +11,12 @@ from local.gallery_emulator.timeline import OperationError, VersionTimeline
 PROVIDER = "Microsoft.Compute"
 
 
-@dataclass
-class Gallery:
-    resource_group: str
-    name: str
-    location: str  # short region name
+class _ReadyAfterCreation:
+    """Galleries and image definitions: Creating until ready_at, Deleting once a delete began; they
+    never fail (only versions do)."""
+
     ready_at: float
-    tags: dict[str, str] = field(default_factory=dict)
-    properties: dict[str, Any] = field(default_factory=dict)  # as given (description, sharing…)
-    delete_ends_at: float | None = None
+    delete_ends_at: float | None
 
     def provisioning_state(self, now: float) -> str:
         if self.delete_ends_at is not None:
@@ -28,6 +25,17 @@ class Gallery:
 
     def error(self, now: float) -> OperationError | None:
         return None
+
+
+@dataclass
+class Gallery(_ReadyAfterCreation):
+    resource_group: str
+    name: str
+    location: str  # short region name
+    ready_at: float
+    tags: dict[str, str] = field(default_factory=dict)
+    properties: dict[str, Any] = field(default_factory=dict)  # as given (description, sharing…)
+    delete_ends_at: float | None = None
 
     def resource_id(self, subscription: str) -> str:
         return (
@@ -50,7 +58,7 @@ class Gallery:
 
 
 @dataclass
-class ImageDefinition:
+class ImageDefinition(_ReadyAfterCreation):
     gallery: Gallery
     name: str
     location: str
@@ -58,14 +66,6 @@ class ImageDefinition:
     properties: dict[str, Any]  # osType, osState, hyperVGeneration, architecture, identifier…
     tags: dict[str, str] = field(default_factory=dict)
     delete_ends_at: float | None = None
-
-    def provisioning_state(self, now: float) -> str:
-        if self.delete_ends_at is not None:
-            return "Deleting"
-        return "Succeeded" if now >= self.ready_at else "Creating"
-
-    def error(self, now: float) -> OperationError | None:
-        return None
 
     def resource_id(self, subscription: str) -> str:
         return f"{self.gallery.resource_id(subscription)}/images/{self.name}"
