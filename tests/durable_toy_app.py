@@ -127,6 +127,47 @@ def build_toy_app() -> df.DFApp:
         approval = yield context.wait_for_external_event("approval")
         return {"approved_by": approval["by"]}
 
+    @bp.orchestration_trigger(context_name="context")
+    def loud_status(context: df.DurableOrchestrationContext) -> Orchestration:
+        context.set_custom_status("x" * context.get_input())
+        return (yield context.call_activity("greet", "loud"))
+
+    @bp.orchestration_trigger(context_name="context")
+    def gives_up(context: df.DurableOrchestrationContext) -> Orchestration:
+        options = df.RetryOptions(first_retry_interval_in_milliseconds=60_000, max_number_of_attempts=3)
+        return (yield context.call_activity_with_retry("explode", options, "still broken"))
+
+    @bp.orchestration_trigger(context_name="context")
+    def fails_fast(context: df.DurableOrchestrationContext) -> Orchestration:
+        hour_later = context.current_utc_datetime + timedelta(hours=1)
+        yield context.task_all([context.call_activity("explode", "early"), context.create_timer(hour_later)])
+        return "unreachable"
+
+    @bp.orchestration_trigger(context_name="context")
+    def fails_while_waiting(context: df.DurableOrchestrationContext) -> Orchestration:
+        yield context.task_all(
+            [context.call_activity("explode", "early"), context.wait_for_external_event("go")]
+        )
+        return "unreachable"
+
+    @bp.orchestration_trigger(context_name="context")
+    def carries_on(context: df.DurableOrchestrationContext) -> Orchestration:
+        hour_later = context.current_utc_datetime + timedelta(hours=1)
+        try:
+            yield context.task_all(
+                [context.call_activity("explode", "early"), context.create_timer(hour_later)]
+            )
+        except Exception:
+            return (yield context.call_activity("greet", "after"))
+        return "unreachable"
+
+    @bp.orchestration_trigger(context_name="context")
+    def same_child_twice(context: df.DurableOrchestrationContext) -> Orchestration:
+        job = {"name": "again", "fail": False}
+        first = yield context.call_sub_orchestrator("guarded_child", job, "fixed-child")
+        second = yield context.call_sub_orchestrator("guarded_child", job, "fixed-child")
+        return [first["ok"], second["ok"]]
+
     app.register_functions(bp)
 
     @app.route(route="orchestrators/{name}", methods=["POST"])

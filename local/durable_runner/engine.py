@@ -31,14 +31,14 @@ from .app_functions import AppFunctions
 from .clock import Clock, VirtualClock
 from .determinism import NonDeterminismError, check_append_only, flatten_actions
 from .instances import Instance, InstanceStatus, RuntimeStatus, check_instance_id
-from .replay import Episode, context_json, run_episode
+from .replay import Episode, context_json, custom_status_size_error, run_episode
 from .sdk_tasks import (
     ActivityWork,
     SubOrchestrationWork,
     TimerWork,
     Work,
     cancelled_timers,
-    new_work,
+    replay_actions,
 )
 
 log = logging.getLogger(__name__)
@@ -261,10 +261,8 @@ class Engine:
             check_append_only(
                 instance.name, instance.instance_id, instance.actions, flatten_actions(episode.state)
             )
-            work = (
-                []
-                if episode.is_done or episode.error
-                else new_work(episode.context, instance.scheduled_ids, now)
+            decision = replay_actions(
+                episode.context, instance.scheduled_ids, events.completed_task_ids(history), now
             )
         except NonDeterminismError as error:
             if self.is_virtual:
@@ -278,14 +276,22 @@ class Engine:
             )
             return
         instance.actions = flatten_actions(episode.state)
+        oversized = custom_status_size_error(episode.state.get("customStatus"))
+        if oversized is not None:
+            # The extension refuses the status before it replays any action; the instance fails with
+            # the runtime's own message, without the "Orchestrator function ... failed" prefix.
+            self._finish(instance, now, failure=oversized, as_reported=oversized)
+            return
         self._record_custom_status(instance, episode)
-        if episode.error is not None:
+        instance.history.extend(self._schedule(instance, item, now) for item in decision.work)
+        self._drop_timers(instance, cancelled_timers(episode.context))
+        if decision.settled and episode.error is not None:
             self._finish(instance, now, failure=episode.error)
-        elif episode.is_done:
+        elif decision.settled and episode.is_done:
             self._finish(instance, now, output=episode.state.get("output"))
         else:
-            instance.history.extend(self._schedule(instance, item, now) for item in work)
-            self._drop_timers(instance, cancelled_timers(episode.context))
+            # Still running, also when the orchestrator already returned or raised: the extension
+            # applies that only once every action it yielded has finished.
             instance.history.append(events.orchestrator_completed(now))
             instance.status = RuntimeStatus.RUNNING
             instance.last_updated_time = now
@@ -300,15 +306,21 @@ class Engine:
         instance.custom_status = episode.context.custom_status
 
     def _finish(
-        self, instance: Instance, now: datetime, output: Any = None, failure: str | None = None
+        self,
+        instance: Instance,
+        now: datetime,
+        output: Any = None,
+        failure: str | None = None,
+        as_reported: str | None = None,
     ) -> None:
         instance.history.append(events.orchestrator_completed(now))
         if failure is None:
             instance.history.append(events.execution_completed(now, "Completed", json.dumps(output)))
             self._settle(instance, now, RuntimeStatus.COMPLETED, output=output, error=None)
         else:
-            # The extension reports a failed orchestration's output this way.
-            message = f"Orchestrator function '{instance.name}' failed: {failure}"
+            # The extension reports a failed orchestration's output this way (unless the runtime
+            # itself failed it: then its message as is).
+            message = as_reported or f"Orchestrator function '{instance.name}' failed: {failure}"
             instance.history.append(events.execution_completed(now, "Failed", json.dumps(message)))
             self._settle(instance, now, RuntimeStatus.FAILED, output=message, error=failure)
 
