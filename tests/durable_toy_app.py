@@ -49,6 +49,35 @@ def build_toy_app() -> df.DFApp:
             raise ConnectionError(f"attempt {attempt} of {key} failed")
         return f"{key} done on attempt {attempt}"
 
+    running = [0]  # activities of `tracked` running right now
+
+    @bp.activity_trigger(input_name="number")
+    def tracked(number: int) -> int:
+        """How many `tracked` activities were running while this one did (itself included)."""
+        with attempts_lock:
+            running[0] += 1
+            seen = running[0]
+        time.sleep(0.05)
+        with attempts_lock:
+            seen = max(seen, running[0])
+            running[0] -= 1
+        return seen
+
+    @bp.activity_trigger(input_name="key")
+    def count_runs(key: str) -> int:
+        with attempts_lock:
+            attempts[key] = attempts.get(key, 0) + 1
+            return attempts[key]
+
+    @bp.orchestration_trigger(context_name="context")
+    def busiest(context: df.DurableOrchestrationContext) -> Orchestration:
+        seen = yield context.task_all([context.call_activity("tracked", n) for n in range(6)])
+        return max(seen)
+
+    @bp.orchestration_trigger(context_name="context")
+    def counts_once(context: df.DurableOrchestrationContext) -> Orchestration:
+        return (yield context.call_activity("count_runs", context.get_input()))
+
     @bp.orchestration_trigger(context_name="context")
     def sequence(context: df.DurableOrchestrationContext) -> Orchestration:
         results = []

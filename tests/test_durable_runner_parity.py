@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 from azure.durable_functions.models.history.HistoryEventType import HistoryEventType as E
 
 from local.durable_runner import DurableRunner, InstanceStatus, RuntimeStatus, VirtualClock
+from local.durable_runner.host_config import DurableHostConfig, InvalidHostJson
 from tests.durable_toy_app import build_toy_app
 
 START = datetime(2030, 6, 1, 12, 0, tzinfo=UTC)
+PROJECT_HOST_JSON = Path(__file__).resolve().parent.parent / "host.json"
 
 
 @pytest.fixture
@@ -130,3 +134,60 @@ def test_a_sub_orchestration_id_of_a_finished_instance_is_restarted(runner: Dura
     assert status.output == [True, True]
     created = of_type(runner.history(status.instance_id), E.SUB_ORCHESTRATION_INSTANCE_CREATED)
     assert [e["InstanceId"] for e in created] == ["fixed-child", "fixed-child"]
+
+
+# ----- host.json: the task hub's name and how many activities run at once
+
+
+def write_host_json(tmp_path: Path, durable: dict[str, Any]) -> Path:
+    path = tmp_path / "host.json"
+    path.write_text(json.dumps({"version": "2.0", "extensions": {"durableTask": durable}}))
+    return path
+
+
+def test_the_hub_name_comes_from_host_json(tmp_path: Path) -> None:
+    host_json = write_host_json(tmp_path, {"hubName": "ReleaseHub7"})
+    with DurableRunner(build_toy_app(), host_json=host_json) as runner:
+        binding = json.loads(runner.client_binding())
+        assert binding["taskHubName"] == "ReleaseHub7"
+        assert "taskHub=ReleaseHub7&" in binding["managementUrls"]["statusQueryGetUri"]
+
+
+@pytest.mark.parametrize("bad", ["my-hub", "ab", "7Hub", "H" * 46, 42])
+def test_a_hub_name_the_extension_refuses_is_refused(tmp_path: Path, bad: object) -> None:
+    host_json = write_host_json(tmp_path, {"hubName": bad})
+    with pytest.raises(InvalidHostJson, match=r"hubName .* is not a valid task hub name: use 3 to 45"):
+        DurableRunner(build_toy_app(), host_json=host_json)
+
+
+@pytest.mark.parametrize("limit", [1, 2])
+def test_no_more_activities_run_at_once_than_host_json_allows(tmp_path: Path, limit: int) -> None:
+    host_json = write_host_json(tmp_path, {"hubName": "Hub", "maxConcurrentActivityFunctions": limit})
+    with DurableRunner(build_toy_app(), clock=VirtualClock(START), host_json=host_json) as runner:
+        status = run(runner, "busiest")
+
+    assert status.runtime_status is RuntimeStatus.COMPLETED
+    assert status.output == limit
+
+
+def test_the_projects_host_json_is_what_the_local_stack_runs_with() -> None:
+    with DurableRunner(build_toy_app(), host_json=PROJECT_HOST_JSON) as runner:
+        assert runner.host_config == DurableHostConfig(
+            hub_name="GalleryPublisher", max_concurrent_activities=2
+        )
+
+
+# ----- activities run at least once
+
+
+def test_a_redelivered_activity_runs_again_and_the_orchestration_sees_one_result() -> None:
+    with DurableRunner(
+        build_toy_app(), clock=VirtualClock(START), redeliver_activities=["count_runs"]
+    ) as runner:
+        status = run(runner, "counts_once", "key-1")
+
+        assert status.runtime_status is RuntimeStatus.COMPLETED
+        assert status.output == 2  # the second run's result: the first one's completion was lost
+        history = runner.history(status.instance_id)
+        assert len(of_type(history, E.TASK_SCHEDULED)) == 1
+        assert len(of_type(history, E.TASK_COMPLETED)) == 1

@@ -21,13 +21,13 @@ import random
 import threading
 import uuid
 from concurrent import futures
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
 from . import history as events
 from .activities import ActivityOutcome, ActivitySucceeded, missing_activity, run_activity
-from .app_functions import AppFunctions
+from .app_functions import AppFunctions, RegisteredActivity
 from .clock import Clock, VirtualClock
 from .determinism import NonDeterminismError, check_append_only, flatten_actions
 from .instances import Instance, InstanceStatus, RuntimeStatus, check_instance_id
@@ -60,6 +60,9 @@ class _ActivityCall:
     order: int
     instance: Instance
     task_id: int
+    activity: RegisteredActivity
+    input_json: str | None
+    redelivered: bool = False
 
 
 @dataclass(order=True, frozen=True)
@@ -71,7 +74,14 @@ class _Timer:
 
 
 class Engine:
-    def __init__(self, functions: AppFunctions, clock: Clock, seed: int, activity_workers: int) -> None:
+    def __init__(
+        self,
+        functions: AppFunctions,
+        clock: Clock,
+        seed: int,
+        activity_workers: int,
+        redeliver: frozenset[str] = frozenset(),
+    ) -> None:
         self._functions = functions
         self._clock = clock
         self._rng = random.Random(seed)
@@ -82,6 +92,8 @@ class Engine:
         self._order = itertools.count()
         self._pool = futures.ThreadPoolExecutor(max_workers=activity_workers, thread_name_prefix="activity")
         self._nondeterminism: list[NonDeterminismError] = []
+        # Activities run at least once: after a host recycle a completed run can be delivered again.
+        self._redeliver = redeliver
 
     @property
     def is_virtual(self) -> bool:
@@ -364,8 +376,11 @@ class Engine:
             failed = missing_activity(work.name)
             instance.inbox.append(events.task_failed(now, work.task_id, failed.reason, failed.details))
             return
-        future = self._pool.submit(run_activity, activity, work.input_json)
-        self._running[future] = _ActivityCall(next(self._order), instance, work.task_id)
+        self._submit(_ActivityCall(next(self._order), instance, work.task_id, activity, work.input_json))
+
+    def _submit(self, call: _ActivityCall) -> None:
+        future = self._pool.submit(run_activity, call.activity, call.input_json)
+        self._running[future] = call
         future.add_done_callback(lambda _: self.wake())
 
     def _start_sub_orchestration(
@@ -397,6 +412,11 @@ class Engine:
         now = self._clock.now()
         for future, call in done:
             del self._running[future]
+            if call.activity.name in self._redeliver and not call.redelivered:
+                # The run finished but its completion was lost with the host: the message comes back.
+                log.info("redelivering activity %s (task %d) once", call.activity.name, call.task_id)
+                self._submit(replace(call, redelivered=True))
+                continue
             instance = call.instance
             if self._instances.get(instance.instance_id) is not instance or instance.status.is_terminal:
                 continue
