@@ -143,6 +143,8 @@ def _publish_failure(outcomes: list[dict[str, Any]]) -> dict[str, Any] | None:
 @bp.orchestration_trigger(context_name="context", orchestration=names.PUBLISH_IMAGE)
 def publish_image(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dict[str, Any]]:
     job: dict[str, Any] = context.get_input()
+    # This run of the instance (a re-run after the end reuses the id): its start, from the history.
+    run = f"{context.instance_id}/{context.current_utc_datetime:%Y%m%dT%H%M%S%fZ}"
     status = _Status(context, job["request"]["image_url"])
     durations: dict[str, float] = {}
     result: dict[str, Any] = {"outcome": "failed", "versions": [], "staged": None}
@@ -168,7 +170,7 @@ def publish_image(context: df.DurableOrchestrationContext) -> Generator[Any, Any
         context,
         names.REPORT_JOB,
         ACTIVITY_RETRY,
-        {"result": result, "notify": job["request"].get("notify", False)},
+        {"result": result, "notify": job["request"].get("notify", False), "notification_key": run},
     )
     # Without a report the job still ends with its result; the summary then says why it is missing.
     summary = report.get("summary") or f"(no summary: {report.get('error_message', 'report failed')})"
