@@ -38,7 +38,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory, mattermost: FakeWebhook) -> 
         yield running
 
 
-def test_a_redelivered_report_posts_one_notification_per_run(stack: LocalStack, mattermost: FakeWebhook) -> None:
+def test_a_redelivered_report_posts_one_notification_per_run(
+    stack: LocalStack, mattermost: FakeWebhook
+) -> None:
     url = put_raw(stack, "AlmaLinux-9-Azure-9.6-20250620.0.x86_64.raw")
     request = {"image_url": url, "notify": True}  # a dry run: plan and report
 
