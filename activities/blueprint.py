@@ -122,6 +122,7 @@ def poll_gallery_version(job: dict[str, Any]) -> dict[str, Any]:
     return _explained(poll)
 
 
+# Durable runs an activity at least once: a report run twice must not post twice (gallery_publisher.notified).
 def _already_notified(key: str) -> bool:
     try:
         return already_notified(app_services().blobs, key)
@@ -140,8 +141,7 @@ def _record_notified(key: str) -> None:
 
 @bp.activity_trigger(input_name="report", activity=names.REPORT_JOB)
 def report_job(report: dict[str, Any]) -> dict[str, Any]:
-    """Render the summary; post it to Mattermost when asked, once per job run even when this activity
-    runs twice (at-least-once delivery). A failed notification never fails the job."""
+    """Render the summary; post it to Mattermost when asked. A failed notification never fails the job."""
     result = JobResult.from_json(report["result"])
     summary = render_markdown(result)
     settings = app_settings()
