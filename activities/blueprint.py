@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 import azure.durable_functions as df
+from azure.core.exceptions import AzureError
 
 from activities.services import app_services, app_settings, http_session
 from gallery_publisher import publishing
@@ -19,6 +20,7 @@ from gallery_publisher.errors import PublishError, error_code_of
 from gallery_publisher.gallery import GalleryRetryableError
 from gallery_publisher.gallery_records import PollOutcome, StartOutcome, VersionStatus
 from gallery_publisher.job_request import parse_job_request
+from gallery_publisher.notified import already_notified, record_notified
 from gallery_publisher.notify import post_to_mattermost
 from gallery_publisher.report import JobResult, render_markdown
 from orchestrators import names
@@ -120,6 +122,23 @@ def poll_gallery_version(job: dict[str, Any]) -> dict[str, Any]:
     return _explained(poll)
 
 
+# Durable runs an activity at least once: a report run twice must not post twice (gallery_publisher.notified).
+def _already_notified(key: str) -> bool:
+    try:
+        return already_notified(app_services().blobs, key)
+    except AzureError as error:
+        # Unknown: post rather than risk no notification at all.
+        log.warning("could not check whether %s was notified: %s", key, type(error).__name__)
+        return False
+
+
+def _record_notified(key: str) -> None:
+    try:
+        record_notified(app_services().blobs, key)
+    except AzureError as error:
+        log.warning("notification for %s sent but not recorded: %s", key, type(error).__name__)
+
+
 @bp.activity_trigger(input_name="report", activity=names.REPORT_JOB)
 def report_job(report: dict[str, Any]) -> dict[str, Any]:
     """Render the summary; post it to Mattermost when asked. A failed notification never fails the job."""
@@ -127,9 +146,13 @@ def report_job(report: dict[str, Any]) -> dict[str, Any]:
     summary = render_markdown(result)
     settings = app_settings()
     notified, notify_error = False, ""
+    key = report.get("notification_key", "")
     if report.get("notify"):
         if not settings.mattermost_webhook_url:
             notify_error = "notification asked for, but GALLERY_PUBLISHER_MATTERMOST_WEBHOOK_URL is not set"
+        elif key and _already_notified(key):
+            log.info("notification for %s was already sent", key)
+            notified = True
         else:
             try:
                 post_to_mattermost(
@@ -139,6 +162,8 @@ def report_job(report: dict[str, Any]) -> dict[str, Any]:
                 notified = True
             except PublishError as error:
                 notify_error = str(error)
+            if notified and key:
+                _record_notified(key)
         if notify_error:
             log.warning("notification not sent: %s", notify_error)
     return {"ok": True, "summary": summary, "notified": notified, "notify_error": notify_error}

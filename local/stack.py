@@ -29,6 +29,7 @@ from local.source_server import SourceServer
 
 SOURCE_BUCKET = "almalinux-images"
 LOCAL_SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
+HOST_JSON = Path(__file__).resolve().parent.parent / "host.json"  # the app's: hub name, activity limit
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,7 @@ class StackOptions:
     settings: dict[str, str] = field(default_factory=dict)  # extra app settings
     watch_blobs: bool = False  # announce new blobs in the VHD containers, as Event Grid does in Azure
     flaky_storage: bool = False  # the app reaches Azurite through a proxy that can fail Put Page
+    redeliver_activities: tuple[str, ...] = ()  # run each of these twice, as after a host recycle
 
 
 @dataclass
@@ -122,7 +124,14 @@ def local_stack(options: StackOptions, app: FunctionRegister | None = None) -> I
         stack.enter_context(_app_environment(app_environment(connection_string, emulator, options.settings)))
         clock = VirtualClock() if options.virtual_clock else ScaledClock(scale=options.time_scale)
         runner = stack.enter_context(
-            DurableRunner(app or create_app(), clock=clock, seed=options.seed, port=options.port)
+            DurableRunner(
+                app or create_app(),
+                clock=clock,
+                seed=options.seed,
+                port=options.port,
+                host_json=HOST_JSON,
+                redeliver_activities=options.redeliver_activities,
+            )
         )
         if options.watch_blobs:
             containers = {family.container for family in FAMILIES}

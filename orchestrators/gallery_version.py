@@ -14,6 +14,7 @@ from typing import Any
 
 import azure.durable_functions as df
 
+from gallery_publisher.custom_status import bounded_status
 from gallery_publisher.report import RegionState, VersionOutcome
 from orchestrators import names
 from orchestrators.calls import call_activity
@@ -54,11 +55,13 @@ def gallery_version(context: df.DurableOrchestrationContext) -> Generator[Any, A
         elapsed = (now - began).total_seconds()
         if "provisioning_state" in answer:
             context.set_custom_status(
-                {
-                    "version": f"{job['gallery']}/{job['definition']}/{job['version']}",
-                    "state": answer["provisioning_state"],
-                    "regions": answer.get("regions", []),
-                }
+                bounded_status(
+                    {
+                        "version": f"{job['gallery']}/{job['definition']}/{job['version']}",
+                        "state": answer["provisioning_state"],
+                        "regions": answer.get("regions", []),
+                    }
+                )
             )
         if answer["status"] == "error":
             return _outcome(job, "Failed", elapsed, answer)

@@ -13,6 +13,7 @@ from typing import Any
 
 import azure.durable_functions as df
 
+from gallery_publisher.custom_status import bounded_status
 from orchestrators import names
 from orchestrators.calls import call_activity, call_activity_throttled
 from orchestrators.retry import ACTIVITY_RETRY, STAGE_RETRY
@@ -50,7 +51,8 @@ def _version_job(plan: dict[str, Any], version: dict[str, Any], staged: dict[str
 
 
 class _Status:
-    """The job's custom status: the step, and what the step knows so far."""
+    """The job's custom status: the step, and what the step knows so far (bounded: the runtime keeps
+    at most 16 KB of it, and fails the orchestration beyond that)."""
 
     def __init__(self, context: df.DurableOrchestrationContext, image_url: str) -> None:
         self._context = context
@@ -58,11 +60,11 @@ class _Status:
             "step": "plan",
             "image": image_url.split("?", 1)[0].rsplit("/", 1)[-1],
         }
-        context.set_custom_status(self._status)
+        context.set_custom_status(bounded_status(self._status))
 
     def update(self, **fields: Any) -> None:
         self._status = {**self._status, **fields}
-        self._context.set_custom_status(self._status)
+        self._context.set_custom_status(bounded_status(self._status))
 
 
 def _seconds(context: df.DurableOrchestrationContext, since: datetime) -> float:
@@ -141,6 +143,8 @@ def _publish_failure(outcomes: list[dict[str, Any]]) -> dict[str, Any] | None:
 @bp.orchestration_trigger(context_name="context", orchestration=names.PUBLISH_IMAGE)
 def publish_image(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dict[str, Any]]:
     job: dict[str, Any] = context.get_input()
+    # This run of the instance (a re-run after the end reuses the id): its start, from the history.
+    run = f"{context.instance_id}/{context.current_utc_datetime:%Y%m%dT%H%M%S%fZ}"
     status = _Status(context, job["request"]["image_url"])
     durations: dict[str, float] = {}
     result: dict[str, Any] = {"outcome": "failed", "versions": [], "staged": None}
@@ -166,15 +170,17 @@ def publish_image(context: df.DurableOrchestrationContext) -> Generator[Any, Any
         context,
         names.REPORT_JOB,
         ACTIVITY_RETRY,
-        {"result": result, "notify": job["request"].get("notify", False)},
+        {"result": result, "notify": job["request"].get("notify", False), "notification_key": run},
     )
     # Without a report the job still ends with its result; the summary then says why it is missing.
     summary = report.get("summary") or f"(no summary: {report.get('error_message', 'report failed')})"
     final = {"result": result, "summary": summary, "notified": report.get("notified", False)}
     if result["outcome"] == "failed":
         status.update(step="failed", summary=summary, result=result)
+        # The failure message is the failed job's output: the full texts the status may have cut.
         raise JobFailedError(
             f"failed at step {result['failed_step']}: {result['error_code']} {result['error_message']}"
+            f"\n\n{summary}"
         )
     status.update(step="done")
     return final

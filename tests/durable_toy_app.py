@@ -49,6 +49,35 @@ def build_toy_app() -> df.DFApp:
             raise ConnectionError(f"attempt {attempt} of {key} failed")
         return f"{key} done on attempt {attempt}"
 
+    running = [0]  # activities of `tracked` running right now
+
+    @bp.activity_trigger(input_name="number")
+    def tracked(number: int) -> int:
+        """How many `tracked` activities were running while this one did (itself included)."""
+        with attempts_lock:
+            running[0] += 1
+            seen = running[0]
+        time.sleep(0.05)
+        with attempts_lock:
+            seen = max(seen, running[0])
+            running[0] -= 1
+        return seen
+
+    @bp.activity_trigger(input_name="key")
+    def count_runs(key: str) -> int:
+        with attempts_lock:
+            attempts[key] = attempts.get(key, 0) + 1
+            return attempts[key]
+
+    @bp.orchestration_trigger(context_name="context")
+    def busiest(context: df.DurableOrchestrationContext) -> Orchestration:
+        seen = yield context.task_all([context.call_activity("tracked", n) for n in range(6)])
+        return max(seen)
+
+    @bp.orchestration_trigger(context_name="context")
+    def counts_once(context: df.DurableOrchestrationContext) -> Orchestration:
+        return (yield context.call_activity("count_runs", context.get_input()))
+
     @bp.orchestration_trigger(context_name="context")
     def sequence(context: df.DurableOrchestrationContext) -> Orchestration:
         results = []
@@ -126,6 +155,47 @@ def build_toy_app() -> df.DFApp:
     def waits_for_approval(context: df.DurableOrchestrationContext) -> Orchestration:
         approval = yield context.wait_for_external_event("approval")
         return {"approved_by": approval["by"]}
+
+    @bp.orchestration_trigger(context_name="context")
+    def loud_status(context: df.DurableOrchestrationContext) -> Orchestration:
+        context.set_custom_status("x" * context.get_input())
+        return (yield context.call_activity("greet", "loud"))
+
+    @bp.orchestration_trigger(context_name="context")
+    def gives_up(context: df.DurableOrchestrationContext) -> Orchestration:
+        options = df.RetryOptions(first_retry_interval_in_milliseconds=60_000, max_number_of_attempts=3)
+        return (yield context.call_activity_with_retry("explode", options, "still broken"))
+
+    @bp.orchestration_trigger(context_name="context")
+    def fails_fast(context: df.DurableOrchestrationContext) -> Orchestration:
+        hour_later = context.current_utc_datetime + timedelta(hours=1)
+        yield context.task_all([context.call_activity("explode", "early"), context.create_timer(hour_later)])
+        return "unreachable"
+
+    @bp.orchestration_trigger(context_name="context")
+    def fails_while_waiting(context: df.DurableOrchestrationContext) -> Orchestration:
+        yield context.task_all(
+            [context.call_activity("explode", "early"), context.wait_for_external_event("go")]
+        )
+        return "unreachable"
+
+    @bp.orchestration_trigger(context_name="context")
+    def carries_on(context: df.DurableOrchestrationContext) -> Orchestration:
+        hour_later = context.current_utc_datetime + timedelta(hours=1)
+        try:
+            yield context.task_all(
+                [context.call_activity("explode", "early"), context.create_timer(hour_later)]
+            )
+        except Exception:
+            return (yield context.call_activity("greet", "after"))
+        return "unreachable"
+
+    @bp.orchestration_trigger(context_name="context")
+    def same_child_twice(context: df.DurableOrchestrationContext) -> Orchestration:
+        job = {"name": "again", "fail": False}
+        first = yield context.call_sub_orchestrator("guarded_child", job, "fixed-child")
+        second = yield context.call_sub_orchestrator("guarded_child", job, "fixed-child")
+        return [first["ok"], second["ok"]]
 
     app.register_functions(bp)
 

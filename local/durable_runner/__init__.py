@@ -22,6 +22,8 @@ Public API::
 
     DurableRunner(app, clock=ScaledClock(scale=0.01))  # real time, 1 orchestration s = 0.01 s; runs in
                                                         # the background; runner.wait_for(id, timeout)
+    DurableRunner(app, host_json=Path("host.json"))     # hub name and activity limit from host.json
+    DurableRunner(app, redeliver_activities=["report_job"])  # each completed run delivered again once
 
 Behaviour:
 - History events follow the extension (OrchestratorStarted, ExecutionStarted with `Version`,
@@ -36,6 +38,31 @@ Behaviour:
   A failed orchestration's status is Failed with output "Orchestrator function 'x' failed: ...".
 - Retries follow 1.7.0 (attempt, timer, attempt, ..., constant interval); the sequence ids the SDK
   allocates for them are read from its open tasks (sdk_tasks.py), so the SDK is pinned to 1.7.0.
+  After the last failed attempt the SDK waits for one more timer: DurableTask.Core 2.7+ makes it fire
+  at once (RetryInterceptor's "dummy timer for back-compat"), and so does the runner.
+
+As strict as the extension (each read in its source, azure-functions-durable-extension and
+DurableTask.Core; what the documentation says is marked "documented"):
+- Custom status over 16 KB fails the orchestration with the runtime's own message ("The UTF-16 size
+  of the JSON-serialized payload must not exceed 16 KB. The current payload size is N KB.") as its
+  output, before any action of that episode is scheduled. Documented: custom status is limited to
+  16 KB. Read: measured as compact UTF-16 JSON in whole KB rounded down. Our reading: on a later
+  episode DurableTask.Core may report this as a non-determinism error instead (it replays the old
+  TaskScheduled events against no actions); the runner always reports the size.
+- The out-of-process shim (schema V3) replays the yielded actions in order and awaits each one, so
+  the orchestrator's output or failure is applied only when every action it yielded has finished
+  (a task_all waits for all its branches even after one failed), work of later actions is scheduled
+  only when the earlier ones finished, and DurableTask.Core completes an instance only with no open
+  task (a timer that lost a task_any must fire unless cancelled). Until then the instance is Running.
+  Our approximation: a retry chain still running after the orchestrator ended is taken as finished
+  when its current attempt or timer is (the SDK stops reading the history there).
+- Activities run at least once: `redeliver_activities` delivers each completed run of the named
+  activities a second time, as a host recycle does; the orchestration sees one TaskCompleted.
+- A sub-orchestration whose instance id belongs to a finished instance starts afresh under that id;
+  one still Pending or Running is refused (the parent sees SubOrchestrationInstanceFailed).
+- host.json: `extensions.durableTask.hubName` (documented: letters and digits, starting with a letter,
+  3 to 45 characters; anything else is refused) names the hub in the client binding and URLs;
+  `maxConcurrentActivityFunctions` bounds the activities running at once (host_config.py).
 - Not emulated: durable entities, call_http, continue_as_new, suspend/resume/rewind, auth keys on
   `/api/` routes (Core Tools does not check them locally either).
 """
@@ -45,15 +72,18 @@ from .clock import ScaledClock, VirtualClock
 from .determinism import NonDeterminismError
 from .engine import InstanceAlreadyRunning, UnknownOrchestrator
 from .functions_host import NoSuchRoute
+from .host_config import DurableHostConfig, InvalidHostJson
 from .instances import InstanceStatus, InvalidInstanceId, RuntimeStatus
 from .runner import DurableRunner
 from .sdk_tasks import SdkInternalsChanged, UnsupportedAction
 
 __all__ = [
+    "DurableHostConfig",
     "DurableRunner",
     "HttpReply",
     "InstanceAlreadyRunning",
     "InstanceStatus",
+    "InvalidHostJson",
     "InvalidInstanceId",
     "NoSuchRoute",
     "NonDeterminismError",

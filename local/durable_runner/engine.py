@@ -21,24 +21,24 @@ import random
 import threading
 import uuid
 from concurrent import futures
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
 from . import history as events
 from .activities import ActivityOutcome, ActivitySucceeded, missing_activity, run_activity
-from .app_functions import AppFunctions
+from .app_functions import AppFunctions, RegisteredActivity
 from .clock import Clock, VirtualClock
 from .determinism import NonDeterminismError, check_append_only, flatten_actions
 from .instances import Instance, InstanceStatus, RuntimeStatus, check_instance_id
-from .replay import Episode, context_json, run_episode
+from .replay import Episode, context_json, custom_status_size_error, run_episode
 from .sdk_tasks import (
     ActivityWork,
     SubOrchestrationWork,
     TimerWork,
     Work,
     cancelled_timers,
-    new_work,
+    replay_actions,
 )
 
 log = logging.getLogger(__name__)
@@ -60,6 +60,9 @@ class _ActivityCall:
     order: int
     instance: Instance
     task_id: int
+    activity: RegisteredActivity
+    input_json: str | None
+    redelivered: bool = False
 
 
 @dataclass(order=True, frozen=True)
@@ -71,7 +74,14 @@ class _Timer:
 
 
 class Engine:
-    def __init__(self, functions: AppFunctions, clock: Clock, seed: int, activity_workers: int) -> None:
+    def __init__(
+        self,
+        functions: AppFunctions,
+        clock: Clock,
+        seed: int,
+        activity_workers: int,
+        redeliver: frozenset[str] = frozenset(),
+    ) -> None:
         self._functions = functions
         self._clock = clock
         self._rng = random.Random(seed)
@@ -82,6 +92,8 @@ class Engine:
         self._order = itertools.count()
         self._pool = futures.ThreadPoolExecutor(max_workers=activity_workers, thread_name_prefix="activity")
         self._nondeterminism: list[NonDeterminismError] = []
+        # Activities run at least once: after a host recycle a completed run can be delivered again.
+        self._redeliver = redeliver
 
     @property
     def is_virtual(self) -> bool:
@@ -261,10 +273,8 @@ class Engine:
             check_append_only(
                 instance.name, instance.instance_id, instance.actions, flatten_actions(episode.state)
             )
-            work = (
-                []
-                if episode.is_done or episode.error
-                else new_work(episode.context, instance.scheduled_ids, now)
+            decision = replay_actions(
+                episode.context, instance.scheduled_ids, events.completed_task_ids(history), now
             )
         except NonDeterminismError as error:
             if self.is_virtual:
@@ -278,14 +288,22 @@ class Engine:
             )
             return
         instance.actions = flatten_actions(episode.state)
+        oversized = custom_status_size_error(episode.state.get("customStatus"))
+        if oversized is not None:
+            # The extension refuses the status before it replays any action; the instance fails with
+            # the runtime's own message, without the "Orchestrator function ... failed" prefix.
+            self._finish(instance, now, failure=oversized, as_reported=oversized)
+            return
         self._record_custom_status(instance, episode)
-        if episode.error is not None:
+        instance.history.extend(self._schedule(instance, item, now) for item in decision.work)
+        self._drop_timers(instance, cancelled_timers(episode.context))
+        if decision.settled and episode.error is not None:
             self._finish(instance, now, failure=episode.error)
-        elif episode.is_done:
+        elif decision.settled and episode.is_done:
             self._finish(instance, now, output=episode.state.get("output"))
         else:
-            instance.history.extend(self._schedule(instance, item, now) for item in work)
-            self._drop_timers(instance, cancelled_timers(episode.context))
+            # Still running, also when the orchestrator already returned or raised: the extension
+            # applies that only once every action it yielded has finished.
             instance.history.append(events.orchestrator_completed(now))
             instance.status = RuntimeStatus.RUNNING
             instance.last_updated_time = now
@@ -300,15 +318,21 @@ class Engine:
         instance.custom_status = episode.context.custom_status
 
     def _finish(
-        self, instance: Instance, now: datetime, output: Any = None, failure: str | None = None
+        self,
+        instance: Instance,
+        now: datetime,
+        output: Any = None,
+        failure: str | None = None,
+        as_reported: str | None = None,
     ) -> None:
         instance.history.append(events.orchestrator_completed(now))
         if failure is None:
             instance.history.append(events.execution_completed(now, "Completed", json.dumps(output)))
             self._settle(instance, now, RuntimeStatus.COMPLETED, output=output, error=None)
         else:
-            # The extension reports a failed orchestration's output this way.
-            message = f"Orchestrator function '{instance.name}' failed: {failure}"
+            # The extension reports a failed orchestration's output this way (unless the runtime
+            # itself failed it: then its message as is).
+            message = as_reported or f"Orchestrator function '{instance.name}' failed: {failure}"
             instance.history.append(events.execution_completed(now, "Failed", json.dumps(message)))
             self._settle(instance, now, RuntimeStatus.FAILED, output=message, error=failure)
 
@@ -352,8 +376,11 @@ class Engine:
             failed = missing_activity(work.name)
             instance.inbox.append(events.task_failed(now, work.task_id, failed.reason, failed.details))
             return
-        future = self._pool.submit(run_activity, activity, work.input_json)
-        self._running[future] = _ActivityCall(next(self._order), instance, work.task_id)
+        self._submit(_ActivityCall(next(self._order), instance, work.task_id, activity, work.input_json))
+
+    def _submit(self, call: _ActivityCall) -> None:
+        future = self._pool.submit(run_activity, call.activity, call.input_json)
+        self._running[future] = call
         future.add_done_callback(lambda _: self.wake())
 
     def _start_sub_orchestration(
@@ -385,6 +412,11 @@ class Engine:
         now = self._clock.now()
         for future, call in done:
             del self._running[future]
+            if call.activity.name in self._redeliver and not call.redelivered:
+                # The run finished but its completion was lost with the host: the message comes back.
+                log.info("redelivering activity %s (task %d) once", call.activity.name, call.task_id)
+                self._submit(replace(call, redelivered=True))
+                continue
             instance = call.instance
             if self._instances.get(instance.instance_id) is not instance or instance.status.is_terminal:
                 continue

@@ -116,3 +116,26 @@ def event_raised(at: datetime, name: str, input_json: str | None) -> Event:
 
 def is_execution_started(event: Event) -> bool:
     return bool(event["EventType"] == HistoryEventType.EXECUTION_STARTED)
+
+
+def completed_task_ids(history: list[Event]) -> set[int | str]:
+    """Ids of the activities, sub-orchestrations and timers whose completion is in the history, and
+    the names of the external events raised (the SDK's id of a task waiting for one)."""
+    done: set[int | str] = set()
+    for event in history:
+        kind = event["EventType"]
+        if kind in _COMPLETIONS:
+            done.add(int(event["TaskScheduledId"]))
+        elif kind == HistoryEventType.TIMER_FIRED:
+            done.add(int(event["TimerId"]))
+        elif kind == HistoryEventType.EVENT_RAISED:
+            done.add(str(event["Name"]))
+    return done
+
+
+_COMPLETIONS = (
+    HistoryEventType.TASK_COMPLETED,
+    HistoryEventType.TASK_FAILED,
+    HistoryEventType.SUB_ORCHESTRATION_INSTANCE_COMPLETED,
+    HistoryEventType.SUB_ORCHESTRATION_INSTANCE_FAILED,
+)

@@ -14,20 +14,33 @@ from dataclasses import dataclass
 from typing import Any
 
 from azure.durable_functions import DurableOrchestrationContext, Orchestrator
+from azure.durable_functions.models.Task import TaskBase
 
 from .app_functions import RegisteredOrchestrator
 from .history import Event
+
+# The extension's limit on custom status (DurableOrchestrationContext.SetCustomStatus).
+CUSTOM_STATUS_LIMIT_KB = 16
 
 # How the SDK appends the orchestrator state to the exception it raises when the orchestrator fails.
 OUT_OF_PROC_LABEL = "\n\n$OutOfProcData$:"
 
 
 class RecordingContext(DurableOrchestrationContext):  # type: ignore[misc]
-    """The SDK context, also keeping every custom status value (the state JSON reports only the last)."""
+    """The SDK context, also keeping every custom status value (the state JSON reports only the last)
+    and every task the orchestrator yielded, in order (the extension replays those, see sdk_tasks.py)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.custom_status_values: list[Any] = []
+        self.yielded_tasks: list[TaskBase] = []
+
+    def _add_to_open_tasks(self, task: TaskBase) -> None:
+        # The SDK calls this for each task the orchestrator yields (parent None), and for their children
+        # and retry attempts (parent set). Only the yielded ones become actions.
+        if task.parent is None and not task._is_scheduled and all(t is not task for t in self.yielded_tasks):
+            self.yielded_tasks.append(task)
+        super()._add_to_open_tasks(task)
 
     def set_custom_status(self, status: Any) -> None:
         # A copy: orchestrators often mutate one dict and set it again.
@@ -76,3 +89,23 @@ def run_episode(orchestrator: RegisteredOrchestrator, context_body: str) -> Epis
             raise  # not the orchestrator's failure: the SDK itself rejected the history
         return Episode(context=context, state=json.loads(state_text), error=message)
     return Episode(context=context, state=json.loads(state_json), error=None)
+
+
+def custom_status_size_error(custom_status: Any) -> str | None:
+    """The error the extension raises for a custom status over 16 KB, or None when it fits.
+
+    Read in azure-functions-durable-extension: the out-of-process shim calls `SetCustomStatus` with the
+    state's `customStatus` when it is not null, which serializes it (Newtonsoft, no indentation,
+    non-ASCII kept) and measures it as UTF-16, in whole KB rounded down, as Azure Storage keeps
+    strings: only over 16 such KB is refused. Documented: "custom status ... limited to 16 KB".
+    """
+    if custom_status is None:
+        return None
+    text = json.dumps(custom_status, ensure_ascii=False, separators=(",", ":"))
+    size_kb = len(text.encode("utf-16-le")) // 1024
+    if size_kb <= CUSTOM_STATUS_LIMIT_KB:
+        return None
+    return (
+        f"The UTF-16 size of the JSON-serialized payload must not exceed {CUSTOM_STATUS_LIMIT_KB:,} KB. "
+        f"The current payload size is {size_kb:,} KB."
+    )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Collection
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
@@ -22,6 +24,7 @@ from .functions_host import (
     find_http_function,
     with_route_params,
 )
+from .host_config import DurableHostConfig, read_host_config
 from .instances import InstanceStatus, RuntimeStatus
 from .server import LoopbackServer
 
@@ -43,14 +46,29 @@ class DurableRunner:
         seed: int = 0,
         task_hub: str = "LocalTaskHub",
         activity_workers: int = 4,
+        host_json: Path | None = None,
+        redeliver_activities: Collection[str] = (),
         port: int = 0,
         system_key: str | None = None,
     ) -> None:
+        """`host_json`: the app's host.json, whose hub name and maxConcurrentActivityFunctions then
+        replace `task_hub` and `activity_workers`. `redeliver_activities`: names of activities whose
+        every completed run is delivered again once, as after a host recycle (at-least-once)."""
+        config = DurableHostConfig(task_hub, activity_workers)
+        if host_json is not None:
+            config = read_host_config(host_json, config)
+        self.host_config = config
         self._functions = discover(app)
         self._clock: Clock = clock if clock is not None else VirtualClock()
-        self._engine = Engine(self._functions, self._clock, seed, activity_workers)
+        self._engine = Engine(
+            self._functions,
+            self._clock,
+            seed,
+            config.max_concurrent_activities,
+            frozenset(redeliver_activities),
+        )
         self._server = LoopbackServer(self._answer, port)
-        self._api = DurableHttpApi(self._engine, task_hub, self._server.origin, system_key)
+        self._api = DurableHttpApi(self._engine, config.hub_name, self._server.origin, system_key)
         self._loop: EventLoopThread | None = None
         self._stop = threading.Event()
         self._background: threading.Thread | None = None

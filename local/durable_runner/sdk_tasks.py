@@ -21,7 +21,15 @@ from azure.durable_functions.models.actions.CallSubOrchestratorWithRetryAction i
 from azure.durable_functions.models.actions.CreateTimerAction import CreateTimerAction
 from azure.durable_functions.models.actions.NoOpAction import NoOpAction
 from azure.durable_functions.models.actions.WaitForExternalEventAction import WaitForExternalEventAction
-from azure.durable_functions.models.Task import AtomicTask, RetryAbleTask
+from azure.durable_functions.models.Task import (
+    AtomicTask,
+    LongTimerTask,
+    RetryAbleTask,
+    TaskBase,
+    TaskState,
+    WhenAllTask,
+    WhenAnyTask,
+)
 
 # The NoOpAction metadata 1.7.0 gives the tasks it creates for `*_with_retry`.
 RETRY_TIMER = "-WithRetry timer"
@@ -73,16 +81,98 @@ def open_atomic_tasks(context: Any) -> dict[int, AtomicTask]:
     }
 
 
-def new_work(context: Any, already_scheduled: set[int], now: datetime) -> list[Work]:
-    """Work for every open task the runner has not scheduled yet, in sequence-id order."""
-    work: list[Work] = []
+@dataclass(frozen=True)
+class Decision:
+    """What the extension does with an episode: the work to schedule now, and whether the orchestrator's
+    output or failure may be applied (every action it yielded has finished, and no task is open)."""
+
+    work: list[Work]
+    settled: bool
+
+
+def replay_actions(
+    context: Any, already_scheduled: set[int], completed: set[int | str], now: datetime
+) -> Decision:
+    """Play the orchestrator's actions as the extension's out-of-process shim does (schema V3).
+
+    The shim invokes the yielded actions in order and awaits each one before invoking the next, so work
+    of an action after one still running is not scheduled yet, and the orchestrator's output or failure
+    is applied only after all of them have finished (awaiting a failed one is fine: the shim ignores
+    its exception). DurableTask.Core then completes the instance only when no task is open: a timer
+    that lost a task_any still has to fire, unless it was cancelled.
+
+    The SDK stops reading the history once the orchestrator has returned or raised, so what finished
+    after that is known only from the history: `completed` holds the ids with a completion event.
+    Our approximation: a retry chain still running when the orchestrator ended counts as finished
+    once its current attempt or timer has (the SDK no longer allocates ids for further attempts).
+    """
+    by_root: dict[int, list[tuple[int, AtomicTask]]] = {}
     for task_id, task in sorted(open_atomic_tasks(context).items()):
-        if task_id < 0 or task_id in already_scheduled:
-            continue
-        item = _work_for(task_id, task, now)
-        if item is not None:
-            work.append(item)
-    return work
+        if task_id >= 0:
+            by_root.setdefault(id(_root(task)), []).append((task_id, task))
+    work: list[Work] = []
+    scheduled = set(already_scheduled)
+    all_finished = True
+    for yielded in _yielded_tasks(context):
+        for task_id, task in by_root.get(id(yielded), []):
+            if task_id not in scheduled:
+                item = _work_for(task_id, task, now)
+                if item is not None:
+                    work.append(item)
+                scheduled.add(task_id)
+        if not _finished(yielded, completed):
+            all_finished = False
+            break
+    still_open = any(
+        task_id in scheduled and task_id not in completed and not _is_cancelled_timer(task)
+        for tasks in by_root.values()
+        for task_id, task in tasks
+    )
+    return Decision(work=work, settled=all_finished and not still_open)
+
+
+def _yielded_tasks(context: Any) -> list[TaskBase]:
+    tasks = getattr(context, "yielded_tasks", None)
+    if tasks is None:
+        raise TypeError("replay_actions needs the runner's RecordingContext (replay.py)")
+    return list(tasks)
+
+
+def _root(task: TaskBase) -> TaskBase:
+    while task.parent is not None:
+        task = task.parent
+    return task
+
+
+def _is_cancelled_timer(task: TaskBase) -> bool:
+    action = task._get_action() if isinstance(task, AtomicTask) else None
+    return isinstance(action, CreateTimerAction) and bool(action.is_cancelled)
+
+
+def _finished(task: TaskBase, completed: set[int | str]) -> bool:
+    """Whether the .NET task the shim makes of this one has completed (Task.WhenAll waits for every
+    child, even after one failed; Task.WhenAny for one; a cancelled timer's task is cancelled)."""
+    if _is_cancelled_timer(task):
+        return True
+    ended = task.state is not TaskState.RUNNING
+    if isinstance(task, AtomicTask):
+        return ended or task.id in completed
+    if isinstance(task, RetryAbleTask | LongTimerTask):
+        return ended or all(_finished(child, completed) for child in _open_descendants(task))
+    if isinstance(task, WhenAnyTask):
+        return ended or any(_finished(child, completed) for child in task.children)
+    if isinstance(task, WhenAllTask):
+        # Not `ended`: the SDK fails a task_all at its first failure, .NET's WhenAll waits for all.
+        return all(_finished(child, completed) for child in task.children)
+    return ended
+
+
+def _open_descendants(task: TaskBase) -> list[TaskBase]:
+    """The attempts and timers a retry (or long timer) is waiting for."""
+    pending = getattr(task, "pending_tasks", None)
+    if pending is None:
+        raise SdkInternalsChanged("CompoundTask.pending_tasks is gone; pin azure-functions-durable==1.7.0")
+    return [child for child in pending if child.state is TaskState.RUNNING]
 
 
 def cancelled_timers(context: Any) -> set[int]:
@@ -117,12 +207,17 @@ def _retry_work(task_id: int, task: AtomicTask, action: NoOpAction, now: datetim
         not isinstance(retry, RetryAbleTask)
         or not hasattr(retry, "retry_options")
         or not hasattr(retry, "actions")
+        or not hasattr(retry, "num_attempts")
     ):
         raise SdkInternalsChanged(
             f"task {task_id} ({action.metadata!r}) is not owned by a 1.7.0 RetryAbleTask; "
             "pin azure-functions-durable==1.7.0"
         )
     if action.metadata == RETRY_TIMER:
+        if retry.num_attempts >= retry.retry_options.max_number_of_attempts:
+            # After the last failed attempt DurableTask.Core (2.7+) keeps the timer the SDK waits for
+            # (replay compatibility) but makes it fire at once rather than one interval later.
+            return TimerWork(task_id, now)
         # 1.7.0 retries at a constant interval: RetryOptions has no backoff coefficient.
         return TimerWork(
             task_id, now + timedelta(milliseconds=retry.retry_options.first_retry_interval_in_milliseconds)
