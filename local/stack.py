@@ -45,6 +45,7 @@ class StackOptions:
     settings: dict[str, str] = field(default_factory=dict)  # extra app settings
     watch_blobs: bool = False  # announce new blobs in the VHD containers, as Event Grid does in Azure
     flaky_storage: bool = False  # the app reaches Azurite through a proxy that can fail Put Page
+    function_key: str | None = None  # default: GALLERY_PUBLISHER_FUNCTION_KEY, else random (host_keys.py)
 
 
 @dataclass
@@ -130,7 +131,13 @@ def local_stack(options: StackOptions, app: FunctionRegister | None = None) -> I
         stack.enter_context(_app_environment(app_environment(connection_string, emulator, options.settings)))
         clock = VirtualClock() if options.virtual_clock else ScaledClock(scale=options.time_scale)
         runner = stack.enter_context(
-            DurableRunner(app or create_app(), clock=clock, seed=options.seed, port=options.port)
+            DurableRunner(
+                app or create_app(),
+                clock=clock,
+                seed=options.seed,
+                port=options.port,
+                function_key=options.function_key,
+            )
         )
         if options.watch_blobs:
             containers = {family.container for family in FAMILIES}
