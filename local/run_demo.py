@@ -18,6 +18,7 @@ from datetime import date
 from pathlib import Path
 
 from local.durable_runner.host_keys import FUNCTION_KEY_VARIABLE
+from local.durable_runner.worker import FunctionLoadError
 from local.sample_image import MIB, build_sample_raw
 from local.stack import LocalStack, StackOptions, local_stack
 
@@ -133,7 +134,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--time-scale", type=float, default=0.01, help="simulated Azure time per real second")
     parser.add_argument("--workdir", type=Path, default=REPO / ".local-stack" / "run")
     args = parser.parse_args(argv)
-    return run(args.workdir, once=args.once, port=args.port, time_scale=args.time_scale)
+    try:
+        return run(args.workdir, once=args.once, port=args.port, time_scale=args.time_scale)
+    except FunctionLoadError as refused:
+        # In Azure the host would load none of the app's functions.
+        print(
+            f"The Python worker refuses the app, so Azure would load no function: {refused}", file=sys.stderr
+        )
+        return 1
 
 
 if __name__ == "__main__":

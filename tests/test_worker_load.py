@@ -105,3 +105,19 @@ def test_the_real_function_app_passes_the_workers_indexing_and_load_checks(
         ),
         "report_job": "activityTrigger",
     }
+
+
+def test_make_run_stops_with_the_workers_message_when_it_refuses_the_app(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import function_app
+    from local import run_demo
+
+    monkeypatch.setattr(function_app, "create_app", lambda: _app_with_activity(pep_585=True))
+    monkeypatch.setattr(run_demo, "_stop_on_signals", lambda: None)  # leave pytest's signal handlers alone
+    code = run_demo.main(["--once", "--port", "0", "--workdir", str(tmp_path / "run")])
+    assert code == 1
+    assert (
+        "The Python worker refuses the app, so Azure would load no function: cannot load the plan_job "
+        "function: binding job has invalid non-type annotation dict[str, typing.Any]"
+    ) in capsys.readouterr().err

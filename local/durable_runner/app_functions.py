@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .worker import LanguageWorker, json_data, json_of
+from .worker import LanguageWorker, TypedData, json_data, json_of
 
 ORCHESTRATION_TRIGGER = "orchestrationTrigger"
 ACTIVITY_TRIGGER = "activityTrigger"
@@ -21,9 +21,14 @@ DURABLE_CLIENT = "durableClient"
 
 @dataclass(frozen=True)
 class RegisteredOrchestrator:
+    """`invoke(context_json, episode)`: the worker decodes the context JSON (OrchestrationTriggerConverter),
+    calls `episode(<context parameter>=...)` in place of the SDK's registered handle, and encodes the state
+    it returns; the JSON text of that state comes back (`FunctionFailed` when the episode raised)."""
+
     name: str
     generator_function: Callable[..., Any]
     input_type: type | None
+    invoke: Callable[[str, Callable[..., str]], str]
 
 
 @dataclass(frozen=True)
@@ -75,6 +80,7 @@ def discover(worker: LanguageWorker) -> AppFunctions:
                 name=name,
                 generator_function=handle.orchestrator_function,
                 input_type=getattr(user_function, "_df_input_type", None),
+                invoke=_orchestrator_call(worker, name, trigger.name),
             )
         elif trigger.type == ACTIVITY_TRIGGER:
             activities[name] = RegisteredActivity(name, _activity_call(worker, name, trigger.name))
@@ -94,6 +100,16 @@ def discover(worker: LanguageWorker) -> AppFunctions:
 def _activity_call(worker: LanguageWorker, name: str, input_name: str) -> Callable[[str | None], str]:
     def invoke(input_json: str | None) -> str:
         return json_of(worker.invoke(name, {input_name: json_data(input_json)}))
+
+    return invoke
+
+
+def _orchestrator_call(
+    worker: LanguageWorker, name: str, context_name: str
+) -> Callable[[str, Callable[..., str]], str]:
+    def invoke(context_json: str, episode: Callable[..., str]) -> str:
+        # The extension sends the orchestration context as JSON text in a string.
+        return json_of(worker.invoke_with_body(name, {context_name: TypedData(string=context_json)}, episode))
 
     return invoke
 

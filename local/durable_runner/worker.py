@@ -114,6 +114,10 @@ class _AllApps(Registry):  # type: ignore[misc]
         with self.lock:
             self._functions[function_id] = info
 
+    def remove(self, function_id: str) -> None:
+        with self.lock:
+            del self._functions[function_id]
+
 
 _setup_lock = threading.Lock()
 _apps: _AllApps | None = None
@@ -138,7 +142,7 @@ class LanguageWorker:
 
     def __init__(self, app: FunctionRegister, run: Callable[[Coroutine[Any, Any, Any]], Any]) -> None:
         """`run` runs a coroutine on the host's event loop and returns its result."""
-        apps = _worker_process()
+        self._apps = apps = _worker_process()
         self._run = run
         self._prefix = f"app{next(_worker_ids)}:"
         indexed = app.get_functions()
@@ -160,11 +164,33 @@ class LanguageWorker:
         trigger_metadata: dict[str, TypedData] | None = None,
     ) -> TypedData | None:
         """Invoke as the host does; the worker's encoded return value, or `FunctionFailed`."""
+        return self._invoke(self._ids[function_name], function_name, inputs, trigger_metadata)
+
+    def invoke_with_body(
+        self, function_name: str, inputs: dict[str, TypedData], body: Callable[..., Any]
+    ) -> TypedData | None:
+        """Invoke as `invoke` does (the worker's decode, thread pool and encode), but have the worker call
+        `body` in place of the registered function, with the same bound parameters."""
+        info = self._apps.get_function(self._ids[function_name])
+        function_id = f"{self._ids[function_name]}:{uuid.uuid4()}"
+        self._apps.add(function_id, info._replace(func=body, is_async=False))
+        try:
+            return self._invoke(function_id, function_name, inputs, None)
+        finally:
+            self._apps.remove(function_id)
+
+    def _invoke(
+        self,
+        function_id: str,
+        function_name: str,
+        inputs: dict[str, TypedData],
+        trigger_metadata: dict[str, TypedData] | None,
+    ) -> TypedData | None:
         request = _Message(
             request=_Message(
                 invocation_request=_Message(
                     invocation_id=str(uuid.uuid4()),
-                    function_id=self._ids[function_name],
+                    function_id=function_id,
                     input_data=[ParameterBinding(name=name, data=data) for name, data in inputs.items()],
                     trigger_metadata=trigger_metadata or {},
                     trace_context=_Message(trace_parent="", trace_state="", attributes={}),
