@@ -157,14 +157,10 @@ class LanguageWorker:
             apps.add(self._ids[info.name], info)
         self.functions = indexed
 
-    def invoke(
-        self,
-        function_name: str,
-        inputs: dict[str, TypedData],
-        trigger_metadata: dict[str, TypedData] | None = None,
-    ) -> TypedData | None:
-        """Invoke as the host does; the worker's encoded return value, or `FunctionFailed`."""
-        return self._invoke(self._ids[function_name], function_name, inputs, trigger_metadata)
+    def invoke(self, function_name: str, inputs: dict[str, TypedData]) -> TypedData | None:
+        """Invoke as the host does; the worker's encoded return value, or `FunctionFailed`.
+        (No trigger metadata is sent: no converter the app uses reads it.)"""
+        return self._invoke(self._ids[function_name], function_name, inputs)
 
     def invoke_with_body(
         self, function_name: str, inputs: dict[str, TypedData], body: Callable[..., Any]
@@ -175,24 +171,18 @@ class LanguageWorker:
         function_id = f"{self._ids[function_name]}:{uuid.uuid4()}"
         self._apps.add(function_id, info._replace(func=body, is_async=False))
         try:
-            return self._invoke(function_id, function_name, inputs, None)
+            return self._invoke(function_id, function_name, inputs)
         finally:
             self._apps.remove(function_id)
 
-    def _invoke(
-        self,
-        function_id: str,
-        function_name: str,
-        inputs: dict[str, TypedData],
-        trigger_metadata: dict[str, TypedData] | None,
-    ) -> TypedData | None:
+    def _invoke(self, function_id: str, function_name: str, inputs: dict[str, TypedData]) -> TypedData | None:
         request = _Message(
             request=_Message(
                 invocation_request=_Message(
                     invocation_id=str(uuid.uuid4()),
                     function_id=function_id,
                     input_data=[ParameterBinding(name=name, data=data) for name, data in inputs.items()],
-                    trigger_metadata=trigger_metadata or {},
+                    trigger_metadata={},
                     trace_context=_Message(trace_parent="", trace_state="", attributes={}),
                     retry_context=_Message(retry_count=0, max_retry_count=0, exception=None),
                 )
