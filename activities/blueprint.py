@@ -8,6 +8,7 @@ so the orchestrator's retry policy handles exactly the transient.
 from __future__ import annotations
 
 import logging
+import typing
 from collections.abc import Callable
 from typing import Any
 
@@ -26,6 +27,9 @@ from gallery_publisher.report import JobResult, render_markdown
 from orchestrators import names
 
 bp = df.Blueprint()
+# The Python worker refuses a PEP 585 generic (`dict[str, Any]`) on a bound parameter ("invalid non-type
+# annotation") and then loads no function at all; a `typing` generic passes its check.
+JsonObject = typing.Dict[str, Any]  # noqa: UP006
 log = logging.getLogger("gallery_publisher.activities")
 
 
@@ -45,7 +49,7 @@ def _explained(step: Callable[[], dict[str, Any]]) -> dict[str, Any]:
 
 
 @bp.activity_trigger(input_name="job", activity=names.PLAN_JOB)
-def plan_job(job: dict[str, Any]) -> dict[str, Any]:
+def plan_job(job: JsonObject) -> JsonObject:
     def plan() -> dict[str, Any]:
         request = parse_job_request(job["request"], app_settings())
         return {"plan": publishing.prepare_job(request, app_services()).to_json()}
@@ -54,7 +58,7 @@ def plan_job(job: dict[str, Any]) -> dict[str, Any]:
 
 
 @bp.activity_trigger(input_name="job", activity=names.STAGE_RAW)
-def stage_raw(job: dict[str, Any]) -> dict[str, Any]:
+def stage_raw(job: JsonObject) -> JsonObject:
     def stage() -> dict[str, Any]:
         result = publishing.stage_raw(job["plan"], job["request"]["image_url"], app_services())
         log.info("staged %s: %s bytes, MD5 %s", result.blob_url, result.size, result.md5)
@@ -64,7 +68,7 @@ def stage_raw(job: dict[str, Any]) -> dict[str, Any]:
 
 
 @bp.activity_trigger(input_name="job", activity=names.VALIDATE_VHD)
-def validate_vhd(job: dict[str, Any]) -> dict[str, Any]:
+def validate_vhd(job: JsonObject) -> JsonObject:
     def validate() -> dict[str, Any]:
         checked = publishing.validate_vhd(job["plan"], app_services())
         staged = {"blob_url": checked.blob_url, "md5": checked.content_md5 or "", "size": checked.size}
@@ -81,7 +85,7 @@ def _regions(status: VersionStatus) -> list[dict[str, Any]]:
 
 
 @bp.activity_trigger(input_name="job", activity=names.START_GALLERY_VERSION)
-def start_gallery_version(job: dict[str, Any]) -> dict[str, Any]:
+def start_gallery_version(job: JsonObject) -> JsonObject:
     def start() -> dict[str, Any]:
         # Replacing a Failed version is safe: start_version refuses one made from another source.
         started = app_services().gallery.start_version(publishing.version_spec(job), replace_failed=True)
@@ -96,7 +100,7 @@ def start_gallery_version(job: dict[str, Any]) -> dict[str, Any]:
 
 
 @bp.activity_trigger(input_name="job", activity=names.POLL_GALLERY_VERSION)
-def poll_gallery_version(job: dict[str, Any]) -> dict[str, Any]:
+def poll_gallery_version(job: JsonObject) -> JsonObject:
     def poll() -> dict[str, Any]:
         status = app_services().gallery.poll_version(publishing.version_ref(job), job.get("operation_url"))
         answer: dict[str, Any] = {
@@ -140,7 +144,7 @@ def _record_notified(key: str) -> None:
 
 
 @bp.activity_trigger(input_name="report", activity=names.REPORT_JOB)
-def report_job(report: dict[str, Any]) -> dict[str, Any]:
+def report_job(report: JsonObject) -> JsonObject:
     """Render the summary; post it to Mattermost when asked. A failed notification never fails the job."""
     result = JobResult.from_json(report["result"])
     summary = render_markdown(result)

@@ -1,8 +1,9 @@
 """Event Grid for the local stack: watch the VHD containers and announce each new blob.
 
-Azurite sends no events, so this polls the containers and, for each blob it has not seen, calls the
-app's Event Grid starter with a BlobCreated event shaped as Azure's, exactly as the Event Grid
-subscription of infra/main.bicep does in Azure.
+Azurite sends no events, so this polls the containers and, for each blob it has not seen, announces a
+BlobCreated event shaped as Azure's (Event Grid schema, JSON). The stack posts it to the host's Event Grid
+system webhook with the eventgrid_extension key, which is where the Event Grid subscription of
+infra/main.bicep delivers in Azure.
 """
 
 from __future__ import annotations
@@ -12,27 +13,28 @@ import threading
 import uuid
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
+from typing import Any
 
-import azure.functions as func
 from azure.storage.blob import BlobServiceClient
 
 log = logging.getLogger(__name__)
 
 
-def blob_created_event(account_url: str, container: str, blob_name: str) -> func.EventGridEvent:
-    return func.EventGridEvent(
-        id=str(uuid.uuid4()),
-        data={
+def blob_created_event(account_url: str, container: str, blob_name: str) -> dict[str, Any]:
+    return {
+        "id": str(uuid.uuid4()),
+        "topic": "/subscriptions/local/resourceGroups/local/providers/Microsoft.Storage/storageAccounts/local",
+        "subject": f"/blobServices/default/containers/{container}/blobs/{blob_name}",
+        "eventType": "Microsoft.Storage.BlobCreated",
+        "eventTime": datetime.now(UTC).isoformat(),
+        "data": {
             "api": "PutBlob",
             "url": f"{account_url.rstrip('/')}/{container}/{blob_name}",
             "blobType": "PageBlob",
         },
-        topic="/subscriptions/local/resourceGroups/local/providers/Microsoft.Storage/storageAccounts/local",
-        subject=f"/blobServices/default/containers/{container}/blobs/{blob_name}",
-        event_type="Microsoft.Storage.BlobCreated",
-        event_time=datetime.now(UTC),
-        data_version="",
-    )
+        "dataVersion": "",
+        "metadataVersion": "1",
+    }
 
 
 class BlobWatcher:
@@ -42,7 +44,7 @@ class BlobWatcher:
         self,
         blobs: BlobServiceClient,
         containers: Iterable[str],
-        announce: Callable[[func.EventGridEvent], object],
+        announce: Callable[[dict[str, Any]], object],
         interval: float = 1.0,
     ) -> None:
         self._blobs = blobs

@@ -17,6 +17,8 @@ from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
+from local.durable_runner.host_keys import FUNCTION_KEY_VARIABLE
+from local.durable_runner.worker import FunctionLoadError
 from local.sample_image import MIB, build_sample_raw
 from local.stack import LocalStack, StackOptions, local_stack
 
@@ -38,17 +40,29 @@ def publish_sha256sum(raw: Path) -> str:
 
 
 def submit(stack: LocalStack, image_url: str) -> int:
-    """Run the release workflow's own client against the local host."""
+    """Run the release workflow's own client against the local host, with the host's function key."""
     command = [
         sys.executable, "-m", "gallery_publisher", "submit", image_url, "--raw", "--no-dry-run",
         "--function-url", stack.runner.origin, "--poll-interval", "0.5",
     ]  # fmt: skip
     print(
-        f"$ gallery-publisher submit {image_url} --raw --no-dry-run --function-url {stack.runner.origin}",
+        f"$ GALLERY_PUBLISHER_FUNCTION_KEY=… gallery-publisher submit {image_url} --raw --no-dry-run "
+        f"--function-url {stack.runner.origin}",
         flush=True,
     )
     env = {k: v for k, v in os.environ.items() if k != "GITHUB_STEP_SUMMARY"}
+    env[FUNCTION_KEY_VARIABLE] = stack.runner.keys.function_key
     return subprocess.run(command, env=env, check=False).returncode
+
+
+def key_notice(stack: LocalStack) -> str:
+    """The key `submit` and curl need (authLevel function, as in Azure); a key of your own is not echoed."""
+    if os.environ.get(FUNCTION_KEY_VARIABLE):
+        return f"The app's function key is the one in {FUNCTION_KEY_VARIABLE}."
+    return (
+        f"The app's function key for this run (random; set {FUNCTION_KEY_VARIABLE} to choose it):\n"
+        f"  export {FUNCTION_KEY_VARIABLE}={stack.runner.keys.function_key}"
+    )
 
 
 def explore_hints(stack: LocalStack) -> str:
@@ -61,7 +75,7 @@ def explore_hints(stack: LocalStack) -> str:
             f"  RAW source server:           {stack.source.base_url}",
             f"  Azurite blob endpoint:       {stack.azurite.blob_endpoint}",
             "Try:",
-            f'  curl -s {stack.runner.origin}/api/publish -d \'{{"image_url": "{stack.raw_url("AlmaLinux-9-Azure-9.6-20250522.0.x86_64.raw")}"}}\'',
+            f'  curl -s -H "x-functions-key: ${FUNCTION_KEY_VARIABLE}" {stack.runner.origin}/api/publish -d \'{{"image_url": "{stack.raw_url("AlmaLinux-9-Azure-9.6-20250522.0.x86_64.raw")}"}}\'',
             f"  GALLERY_PUBLISHER_LOCAL_MODE=true GALLERY_PUBLISHER_ARM_ENDPOINT={stack.emulator.base_url} "
             "gallery-publisher versions almalinux-9-gen2",
             "  drop a .vhd into a VHD container (e.g. 9-default) of Azurite: a dry-run job starts, as Event Grid does.",
@@ -88,6 +102,7 @@ def run(
         digest = publish_sha256sum(raw)
         print(f"Built {name}: {disk_mib} MiB, MBR + ext4 with files, sparse; SHA-256 {digest} "
               f"published next to it as {name}.sha256sum, as the AlmaLinux build does.", flush=True)  # fmt: skip
+        print(key_notice(stack), flush=True)
         code = submit(stack, stack.raw_url(name))
         if on_done:
             on_done(stack, code)
@@ -119,7 +134,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--time-scale", type=float, default=0.01, help="simulated Azure time per real second")
     parser.add_argument("--workdir", type=Path, default=REPO / ".local-stack" / "run")
     args = parser.parse_args(argv)
-    return run(args.workdir, once=args.once, port=args.port, time_scale=args.time_scale)
+    try:
+        return run(args.workdir, once=args.once, port=args.port, time_scale=args.time_scale)
+    except FunctionLoadError as refused:
+        # In Azure the host would load none of the app's functions.
+        print(
+            f"The Python worker refuses the app, so Azure would load no function: {refused}", file=sys.stderr
+        )
+        return 1
 
 
 if __name__ == "__main__":

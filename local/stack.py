@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from azure.functions import FunctionRegister
 from azure.storage.blob import BlobServiceClient
@@ -46,6 +47,7 @@ class StackOptions:
     watch_blobs: bool = False  # announce new blobs in the VHD containers, as Event Grid does in Azure
     flaky_storage: bool = False  # the app reaches Azurite through a proxy that can fail Put Page
     redeliver_activities: tuple[str, ...] = ()  # run each of these twice, as after a host recycle
+    function_key: str | None = None  # default: GALLERY_PUBLISHER_FUNCTION_KEY, else random (host_keys.py)
 
 
 @dataclass
@@ -95,6 +97,13 @@ def _app_environment(values: dict[str, str]) -> Iterator[None]:
         services.reset()
 
 
+def deliver_event(runner: DurableRunner, function_name: str, event: dict[str, Any]) -> None:
+    """Post one event to the host's Event Grid webhook, as the subscription does; raise unless accepted."""
+    reply = runner.deliver_event_grid(function_name, [event])
+    if reply.status >= 300:
+        raise RuntimeError(f"Event Grid delivery to {function_name} was answered {reply.status}")
+
+
 @contextmanager
 def local_stack(options: StackOptions, app: FunctionRegister | None = None) -> Iterator[LocalStack]:
     """Start everything; stop everything (processes included) when the block ends. `app` defaults to
@@ -131,10 +140,11 @@ def local_stack(options: StackOptions, app: FunctionRegister | None = None) -> I
                 port=options.port,
                 host_json=HOST_JSON,
                 redeliver_activities=options.redeliver_activities,
+                function_key=options.function_key,
             )
         )
         if options.watch_blobs:
             containers = {family.container for family in FAMILIES}
-            announce = functools.partial(runner.call_function, "start_from_blob")
-            stack.enter_context(BlobWatcher(blobs, containers, lambda event: announce(event=event)))
+            announce = functools.partial(deliver_event, runner, "start_from_blob")
+            stack.enter_context(BlobWatcher(blobs, containers, announce))
         yield LocalStack(azurite, emulator, source, runner, images_dir, proxy)

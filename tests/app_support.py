@@ -38,12 +38,21 @@ def put_vhd_blob(stack: LocalStack, container: str, blob_name: str, seed: int = 
     return redact_url(blob.url)
 
 
+def key_header(stack: LocalStack) -> dict[str, str]:
+    """The function key, as the release workflow sends it (the routes are authLevel function)."""
+    return {"x-functions-key": stack.runner.keys.function_key}
+
+
 def post(stack: LocalStack, body: dict[str, Any]) -> requests.Response:
-    return requests.post(f"{stack.runner.origin}/api/publish", json=body, timeout=30)
+    return requests.post(
+        f"{stack.runner.origin}/api/publish", json=body, headers=key_header(stack), timeout=30
+    )
 
 
 def job_status(stack: LocalStack, instance_id: str) -> dict[str, Any]:
-    response = requests.get(f"{stack.runner.origin}/api/publish/{instance_id}", timeout=30)
+    response = requests.get(
+        f"{stack.runner.origin}/api/publish/{instance_id}", headers=key_header(stack), timeout=30
+    )
     assert response.status_code in (200, 202), response.text
     data: dict[str, Any] = response.json()
     return data

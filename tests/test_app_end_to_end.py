@@ -17,6 +17,7 @@ from tests.app_support import (
     activity_answers,
     blob_md5,
     job_status,
+    key_header,
     post,
     put_raw,
     put_vhd_blob,
@@ -188,7 +189,9 @@ def test_the_same_job_twice_at_once_is_one_job(stack: LocalStack) -> None:
 def test_unknown_job_status_is_404(stack: LocalStack) -> None:
     import requests
 
-    response = requests.get(f"{stack.runner.origin}/api/publish/no-such-job", timeout=10)
+    response = requests.get(
+        f"{stack.runner.origin}/api/publish/no-such-job", headers=key_header(stack), timeout=10
+    )
     assert response.status_code == 404
 
 
@@ -212,3 +215,21 @@ def test_staging_progress_is_visible_while_it_runs(stack: LocalStack) -> None:
     blob_name = final.output["result"]["plan"]["blob_name"]
     metadata = stack.blobs.get_blob_client("9-arm64", blob_name).get_blob_properties().metadata
     assert "staged_bytes" not in metadata and metadata["md5"]
+
+
+def test_the_routes_refuse_a_request_without_the_function_key(stack: LocalStack) -> None:
+    import requests
+
+    body = {"image_url": "https://example.org/AlmaLinux-9-Azure-9.6-20250522.0.x86_64.raw"}
+    for headers in ({}, {"x-functions-key": "wrong"}):
+        assert (
+            requests.post(
+                f"{stack.runner.origin}/api/publish", json=body, headers=headers, timeout=10
+            ).status_code
+            == 401
+        )
+        assert (
+            requests.get(f"{stack.runner.origin}/api/publish/x", headers=headers, timeout=10).status_code
+            == 401
+        )
+    assert post(stack, {"image_url": "not a url"}).status_code == 400  # with the key: the app answers

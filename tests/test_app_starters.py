@@ -6,8 +6,8 @@ import json
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from typing import Any
 
-import azure.functions as func
 import pytest
 
 import function_app
@@ -66,17 +66,19 @@ def test_registered_functions_and_their_triggers() -> None:
     assert {b["type"] for b in bindings["start_from_blob"]} == {"durableClient", "eventGridTrigger"}
 
 
-def _blob_created(url: str, event_type: str = "Microsoft.Storage.BlobCreated") -> func.EventGridEvent:
+def _blob_created(url: str, event_type: str = "Microsoft.Storage.BlobCreated") -> dict[str, Any]:
+    """The event as Event Grid posts it (Event Grid schema, JSON); the worker decodes it for the function."""
     container_and_name = url.split("/devstoreaccount1/", 1)[1]
-    return func.EventGridEvent(
-        id=str(uuid.uuid4()),
-        data={"api": "PutBlob", "url": url, "blobType": "PageBlob"},
-        topic="/subscriptions/x/resourceGroups/rg-alma-images/providers/Microsoft.Storage/storageAccounts/almalinux",
-        subject=f"/blobServices/default/containers/{container_and_name.replace('/', '/blobs/', 1)}",
-        event_type=event_type,
-        event_time=datetime.now(UTC),
-        data_version="",
-    )
+    return {
+        "id": str(uuid.uuid4()),
+        "topic": "/subscriptions/x/resourceGroups/rg-alma-images/providers/Microsoft.Storage/storageAccounts/almalinux",
+        "subject": f"/blobServices/default/containers/{container_and_name.replace('/', '/blobs/', 1)}",
+        "eventType": event_type,
+        "eventTime": datetime.now(UTC).isoformat(),
+        "data": {"api": "PutBlob", "url": url, "blobType": "PageBlob"},
+        "dataVersion": "",
+        "metadataVersion": "1",
+    }
 
 
 def _instances(stack: LocalStack) -> set[str]:

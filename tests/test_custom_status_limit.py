@@ -11,6 +11,7 @@ emulator's errors are short, and what is tested here is the orchestrators' statu
 from __future__ import annotations
 
 from collections.abc import Iterator
+import typing
 from typing import Any
 
 import azure.durable_functions as df
@@ -44,23 +45,23 @@ def failing_app() -> df.DFApp:
     stubs = df.Blueprint()
 
     @stubs.activity_trigger(input_name="job", activity=names.PLAN_JOB)
-    def plan_job(job: dict[str, Any]) -> dict[str, Any]:
+    def plan_job(job: typing.Dict[str, Any]) -> typing.Dict[str, Any]:  # noqa: UP006 (the worker refuses dict[...])
         request = parse_job_request(job["request"], settings)
         return {"ok": True, "plan": make_plan(request, settings).to_json()}
 
     @stubs.activity_trigger(input_name="job", activity=names.STAGE_RAW)
-    def stage_raw(job: dict[str, Any]) -> dict[str, Any]:
+    def stage_raw(job: typing.Dict[str, Any]) -> typing.Dict[str, Any]:  # noqa: UP006 (the worker refuses dict[...])
         staged = {"blob_url": job["plan"]["blob_url"], "md5": "0" * 32, "size": 1024 * 1024 + 512,
                   "uploaded_bytes": 0, "skipped_bytes": 0, "seconds": 1.0, "reused": False,
                   "source_sha256": "1" * 64, "source_verified": True, "source_check": ""}  # fmt: skip
         return {"ok": True, "staged": staged}
 
     @stubs.activity_trigger(input_name="job", activity=names.START_GALLERY_VERSION)
-    def start_gallery_version(job: dict[str, Any]) -> dict[str, Any]:
+    def start_gallery_version(job: typing.Dict[str, Any]) -> typing.Dict[str, Any]:  # noqa: UP006 (the worker refuses dict[...])
         return {"ok": True, "status": "started", "operation_url": "https://management.azure.com/op/1"}
 
     @stubs.activity_trigger(input_name="job", activity=names.POLL_GALLERY_VERSION)
-    def poll_gallery_version(job: dict[str, Any]) -> dict[str, Any]:
+    def poll_gallery_version(job: typing.Dict[str, Any]) -> typing.Dict[str, Any]:  # noqa: UP006 (the worker refuses dict[...])
         version = f"{job['gallery']}/{job['definition']}/{job['version']}"
         regions = [{"region": r, "state": "Failed", "progress": 37} for r in REGIONS]
         errors = " ".join(azure_error(version, region) for region in REGIONS)
@@ -68,7 +69,7 @@ def failing_app() -> df.DFApp:
                 "error_code": "GalleryReplicationFailed", "error_message": errors}  # fmt: skip
 
     @stubs.activity_trigger(input_name="report", activity=names.REPORT_JOB)
-    def report_job(report: dict[str, Any]) -> dict[str, Any]:
+    def report_job(report: typing.Dict[str, Any]) -> typing.Dict[str, Any]:  # noqa: UP006
         summary = render_markdown(JobResult.from_json(report["result"]))
         return {"ok": True, "summary": summary, "notified": False, "notify_error": ""}
 

@@ -24,7 +24,7 @@ from gallery_publisher.settings import load_settings
 from gallery_publisher.source import RetryPolicy, open_source
 from gallery_publisher.source_policy import SourceGuard, SourceNotAllowedError, check_source_url
 from local.stack import LocalStack, StackOptions, local_stack
-from tests.app_support import snapshot
+from tests.app_support import key_header, snapshot
 from tests.scripted_server import Answer, ScriptedServer, scripted_server
 
 VALID = "AlmaLinux-9-Azure-9.6-20250522.0.x86_64.raw"
@@ -277,7 +277,7 @@ def _body_cases(raw_url: str) -> list[tuple[bytes, str]]:
 
 def _post(stack: LocalStack, body: bytes) -> requests.Response:
     return requests.post(f"{stack.runner.origin}/api/publish", data=body, timeout=30,
-                         headers={"Content-Type": "application/json"})  # fmt: skip
+                         headers={"Content-Type": "application/json", **key_header(stack)})  # fmt: skip
 
 
 def _assert_clear_400(response: requests.Response, fragment: str, case: object) -> None:

@@ -32,6 +32,7 @@ def submit(
     env = {k: v for k, v in os.environ.items() if k != "GITHUB_STEP_SUMMARY"}
     if summary_file:
         env["GITHUB_STEP_SUMMARY"] = str(summary_file)
+    env["GALLERY_PUBLISHER_FUNCTION_KEY"] = stack.runner.keys.function_key
     command = [
         sys.executable,
         "-m",

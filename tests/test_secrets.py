@@ -37,7 +37,11 @@ def webhook() -> Iterator[FakeWebhook]:
 def stack(tmp_path_factory: pytest.TempPathFactory, webhook: FakeWebhook) -> Iterator[LocalStack]:
     settings = {"GALLERY_PUBLISHER_MATTERMOST_WEBHOOK_URL": webhook.url}
     options = StackOptions(
-        workdir=tmp_path_factory.mktemp("stack"), time_scale=0.002, region_seconds=60, settings=settings
+        workdir=tmp_path_factory.mktemp("stack"),
+        time_scale=0.002,
+        region_seconds=60,
+        settings=settings,
+        function_key=FUNCTION_KEY,
     )
     with local_stack(options) as running:
         yield running

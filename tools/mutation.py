@@ -62,7 +62,7 @@ SECONDS_PER_MUTANT = 60
 # Calls whose arguments are only log text: a mutant there changes nothing a user relies on.
 LOG_METHODS = frozenset({"debug", "info", "warning", "error", "exception"})
 
-SWAPPED_OPERATORS: dict[type[ast.AST], type[ast.AST]] = {
+SWAPPED_OPERATORS: dict[type[ast.AST], type[Any]] = {
     ast.Lt: ast.LtE,
     ast.LtE: ast.Lt,
     ast.Gt: ast.GtE,
@@ -107,9 +107,10 @@ def _skipped_nodes(tree: ast.Module) -> set[int]:
 
     for node in ast.walk(tree):
         body = getattr(node, "body", None)
-        if isinstance(body, list) and body and isinstance(body[0], ast.Expr):
-            if isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str):
-                skip(body[0])
+        first = body[0] if isinstance(body, list) and body else None
+        is_docstring = isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant)
+        if is_docstring and isinstance(getattr(first.value, "value", None), str):  # type: ignore[union-attr]
+            skip(first)
         if isinstance(node, ast.arg | ast.AnnAssign):
             skip(node.annotation)
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
@@ -127,7 +128,7 @@ def _skipped_nodes(tree: ast.Module) -> set[int]:
     return skipped
 
 
-def _constant_variant(value: object) -> tuple[object, str] | None:
+def _constant_variant(value: object) -> tuple[Any, str] | None:
     if isinstance(value, bool):
         return (not value), f"{value} → {not value}"
     if isinstance(value, int):
@@ -164,9 +165,9 @@ def _variant(node: ast.AST) -> tuple[str, Any] | None:
         changed = _constant_variant(node.value)
         if changed is not None:
             return changed[1], ast.Constant(value=changed[0])
-    if isinstance(node, ast.Return) and node.value is not None:
-        if not (isinstance(node.value, ast.Constant) and node.value.value is None):
-            return "return x → return None", ast.Return(value=ast.Constant(value=None))
+    returns_none = isinstance(node, ast.Return) and isinstance(node.value, ast.Constant | None)
+    if isinstance(node, ast.Return) and not (returns_none and getattr(node.value, "value", None) is None):
+        return "return x → return None", ast.Return(value=ast.Constant(value=None))
     return None
 
 
@@ -210,7 +211,9 @@ class _MutantFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
     def __init__(self, name: str, path: str, code: Any) -> None:
         self.name, self.path, self.code = name, path, code
 
-    def find_spec(self, fullname: str, path: Any, target: Any = None) -> importlib.machinery.ModuleSpec | None:
+    def find_spec(
+        self, fullname: str, path: Any, target: Any = None
+    ) -> importlib.machinery.ModuleSpec | None:
         if fullname != self.name:
             return None
         return importlib.util.spec_from_file_location(fullname, self.path, loader=self)
@@ -329,7 +332,10 @@ def _start_mutant(mutant: Mutant, source: str, path: str, tests: list[str]) -> i
 
 
 def run_mutants(
-    mutants: Sequence[Mutant], sources: dict[str, tuple[str, str]], lines: dict[str, dict[int, set[str]]], jobs: int
+    mutants: Sequence[Mutant],
+    sources: dict[str, tuple[str, str]],
+    lines: dict[str, dict[int, set[str]]],
+    jobs: int,
 ) -> dict[Mutant, str]:
     """Each mutant's fate: killed, survived, or untested (no test runs its line)."""
     fates: dict[Mutant, str] = {}
@@ -357,11 +363,15 @@ def run_mutants(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("modules", nargs="*", default=list(MODULES))
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--survivors", action="store_true", help="list every mutant that survived")
-    parser.add_argument("--fail-under", type=float, default=0.0, help="exit 1 when a module scores lower (%%)")
+    parser.add_argument(
+        "--fail-under", type=float, default=0.0, help="exit 1 when a module scores lower (%%)"
+    )
     args = parser.parse_args(argv)
     os.chdir(REPO)
     sys.path.insert(0, str(REPO))

@@ -16,7 +16,9 @@ Public API::
                                               #  custom_status, custom_status_history, times)
         runner.history(instance_id)           # the history events, as the extension would store them
         runner.invoke_http(request)           # call the app's HTTP function for a func.HttpRequest (/api/...)
-        runner.call_function("name", event=...)  # any other trigger; the durable client binding is filled in
+        runner.call_function("name", event={...})  # any other trigger, with the data the host sends (JSON);
+                                                   # the durable client binding is filled in
+        runner.deliver_event_grid("name", [event])  # Event Grid's post to the host's webhook
         runner.client_binding()               # the durableClient binding JSON for DurableOrchestrationClient
         runner.origin                         # http://127.0.0.1:<port>: /api/ routes, durable API, webhooks
 
@@ -63,8 +65,9 @@ DurableTask.Core; what the documentation says is marked "documented"):
 - host.json: `extensions.durableTask.hubName` (documented: letters and digits, starting with a letter,
   3 to 45 characters; anything else is refused) names the hub in the client binding and URLs;
   `maxConcurrentActivityFunctions` bounds the activities running at once (host_config.py).
-- Not emulated: durable entities, call_http, continue_as_new, suspend/resume/rewind, auth keys on
-  `/api/` routes (Core Tools does not check them locally either).
+- Functions are indexed, checked and called by the Python worker's own code (worker.py); HTTP routes
+  check function keys and the webhooks system keys (host_keys.py; `runner.keys`).
+- Not emulated: durable entities, call_http, continue_as_new, suspend/resume/rewind.
 """
 
 from .client_api import HttpReply

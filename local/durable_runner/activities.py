@@ -1,20 +1,17 @@
 """Call an activity function as the Functions host and Python worker do: JSON text in, JSON text out.
 
-The worker's own converter (`ActivityTriggerConverter`) decodes the input and encodes the result, so
-an activity sees exactly what it would see on Azure (including the custom-object envelope).
+The call goes through the Python worker's own invocation code (worker.py): its `ActivityTriggerConverter`
+decodes the input and encodes the result, so an activity sees exactly what it would see on Azure
+(including the custom-object envelope), and a result that is not JSON fails the activity as there.
 """
 
 from __future__ import annotations
 
-import asyncio
-import inspect
 import traceback
 from dataclasses import dataclass
 
-from azure.functions import meta
-from azure.functions.durable_functions import ActivityTriggerConverter
-
 from .app_functions import RegisteredActivity
+from .worker import FunctionFailed
 
 
 @dataclass(frozen=True)
@@ -35,23 +32,17 @@ ActivityOutcome = ActivitySucceeded | ActivityFailed
 
 def run_activity(activity: RegisteredActivity, input_json: str | None) -> ActivityOutcome:
     try:
-        value = ActivityTriggerConverter.decode(
-            meta.Datum(type="json", value=input_json), trigger_metadata={}
+        return ActivitySucceeded(result_json=activity.invoke(input_json))
+    except FunctionFailed as failed:  # the worker's message: "<ExceptionType>: <text>"
+        return ActivityFailed(
+            reason=f"Activity function '{activity.name}' failed: {failed.message}",
+            details=failed.stack_trace,
         )
-        result = activity.function(**{activity.input_name: value})
-        if inspect.isawaitable(result):
-            result = asyncio.run(_await(result))
-        encoded = ActivityTriggerConverter.encode(result, expected_type=None)
-        return ActivitySucceeded(result_json=str(encoded.value))
-    except Exception as error:
+    except Exception as error:  # the local host itself failed to make the call
         return ActivityFailed(
             reason=f"Activity function '{activity.name}' failed: {type(error).__name__}: {error}",
             details="".join(traceback.format_exception(error)),
         )
-
-
-async def _await(awaitable: object) -> object:
-    return await awaitable  # type: ignore[misc]
 
 
 def missing_activity(name: str) -> ActivityFailed:

@@ -2,18 +2,19 @@
 
 Two entrances, as on the host: the RPC endpoints the client binding's `rpcBaseUrl` points at
 (`/durabletask/...`, loopback only, no key) and the public webhooks of the check-status response
-(`/runtime/webhooks/durabletask/...`, which need the system key in `code`).
+(`/runtime/webhooks/durabletask/...`, which need the durabletask_extension system key, in `code` or
+the `x-functions-key` header, as on Azure; a function key is refused with 401, see host_keys.py).
 """
 
 from __future__ import annotations
 
 import json
-import secrets
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 from .engine import Engine, InstanceAlreadyRunning, UnknownOrchestrator
+from .host_keys import HostKeys
 from .instances import InvalidInstanceId, RuntimeStatus
 
 RPC_PREFIX = "/durabletask/"
@@ -45,11 +46,12 @@ def _input_json(body: bytes) -> str | None:
 
 
 class DurableHttpApi:
-    def __init__(self, engine: Engine, task_hub: str, origin: str, system_key: str | None = None) -> None:
+    def __init__(self, engine: Engine, task_hub: str, origin: str, keys: HostKeys) -> None:
         self._engine = engine
         self._task_hub = task_hub
         self._origin = origin.rstrip("/")
-        self._key = system_key or secrets.token_urlsafe(24)
+        self._keys = keys
+        self._key = keys.durabletask
 
     def client_binding(self) -> str:
         """The durableClient binding value the host passes to a `durable_client_input` function."""
@@ -92,12 +94,14 @@ class DurableHttpApi:
     def handles(self, path: str) -> bool:
         return path.startswith((RPC_PREFIX, WEBHOOK_PREFIX))
 
-    def handle(self, method: str, target: str, body: bytes) -> HttpReply:
+    def handle(
+        self, method: str, target: str, body: bytes, headers: dict[str, str] | None = None
+    ) -> HttpReply:
         url = urlsplit(target)
         query = {name: values[-1] for name, values in parse_qs(url.query).items()}
         if url.path.startswith(WEBHOOK_PREFIX):
-            if not secrets.compare_digest(query.get("code", ""), self._key):
-                return _json_reply(401, {"Message": "a valid system key is required in the `code` parameter"})
+            if not self._keys.allows_system(self._key, headers or {}, query):
+                return HttpReply(401)
             path = url.path[len(WEBHOOK_PREFIX) :]
         elif url.path.startswith(RPC_PREFIX):
             path = url.path[len(RPC_PREFIX) :]

@@ -1,4 +1,4 @@
-"""Invoke the app's non-durable functions (HTTP starters, blob / Event Grid starters) in-process.
+"""Route and shape the host's side of HTTP and other triggers; the worker (worker.py) makes the call.
 
 Coroutine functions run on one long-lived event loop: the SDK keeps a module-level aiohttp session
 bound to the loop that created it, so a fresh loop per call would break the second call.
@@ -7,7 +7,6 @@ bound to the loop that created it, so a fresh loop per call would break the seco
 from __future__ import annotations
 
 import asyncio
-import inspect
 import re
 import threading
 from collections.abc import Coroutine
@@ -17,6 +16,7 @@ from urllib.parse import parse_qsl, urlsplit
 import azure.functions as func
 
 from .app_functions import RegisteredFunction
+from .worker import TypedData, protos
 
 ROUTE_PREFIX = "/api/"
 T = TypeVar("T")
@@ -89,28 +89,35 @@ def find_http_function(
     raise NoSuchRoute(f"no HTTP function matches {path}", 404)
 
 
-def with_route_params(request: func.HttpRequest, route_params: dict[str, str]) -> func.HttpRequest:
-    """The request as the host hands it over: route parameters bound, query parameters parsed from the URL."""
-    return func.HttpRequest(
-        method=request.method,
-        url=request.url,
-        headers=dict(request.headers),
-        params={**dict(parse_qsl(urlsplit(request.url).query)), **dict(request.params)},
-        route_params=route_params,
-        body=request.get_body(),
+def http_trigger_data(
+    method: str, url: str, headers: dict[str, str], body: bytes, route_params: dict[str, str]
+) -> TypedData:
+    """The HTTP trigger as the host sends it (RpcHttp; the raw body as bytes, the worker's RawHttpBodyBytes)."""
+    return TypedData(
+        http=protos.RpcHttp(
+            method=method,
+            url=url,
+            headers=headers,
+            body=TypedData(bytes=body) if body else TypedData(),
+            params=route_params,
+            query=dict(parse_qsl(urlsplit(url).query, keep_blank_values=True)),
+        )
     )
 
 
-def call_function(function: RegisteredFunction, bindings: dict[str, Any], loop: EventLoopThread) -> Any:
-    result = function.function(**bindings)
-    if inspect.iscoroutine(result):
-        return loop.run(result)
-    return result
-
-
-def as_http_response(result: Any) -> func.HttpResponse:
-    if isinstance(result, func.HttpResponse):
-        return result
-    if result is None:
-        return func.HttpResponse(status_code=204)
-    return func.HttpResponse(body=result if isinstance(result, str | bytes) else str(result))
+def http_response_of(data: TypedData | None) -> func.HttpResponse:
+    """The HTTP response the host builds from the worker's encoded return value."""
+    kind = data.WhichOneof("data") if data is not None else None
+    if data is None or kind not in ("http", "string"):
+        raise TypeError(f"an HTTP function must return an HttpResponse or a str, the worker sent {kind}")
+    if kind == "string":
+        return func.HttpResponse(body=data.get("string"))
+    http = data.get("http")
+    body = http.body
+    body_kind = body.WhichOneof("data") if body is not None else None
+    content = b"" if body_kind is None else body.get(body_kind)
+    return func.HttpResponse(
+        body=content.encode() if isinstance(content, str) else bytes(content),
+        status_code=int(http.status_code),
+        headers=dict(http.headers),
+    )

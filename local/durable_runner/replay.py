@@ -1,9 +1,11 @@
 """One orchestrator episode: replay the history through the real SDK engine and read its decision.
 
 The context JSON is what the extension sends to the Python worker (notes: upperSchemaVersion 1 with
-upperSchemaVersionNew 2 selects replay schema V3). The runner builds the SDK context itself instead of
-going through the registered `Orchestrator.create(fn)` handle, because it needs the context afterwards:
-its open tasks (retries, see sdk_tasks.py) and every custom status set during the episode.
+upperSchemaVersionNew 2 selects replay schema V3). The episode goes through the worker's invocation
+(worker.py): it decodes that JSON with OrchestrationTriggerConverter and encodes the returned state as
+JSON. In place of the registered `Orchestrator.create(fn)` handle the worker calls `episode`, which does
+what that handle does but keeps the SDK context, because the runner needs it afterwards: its open tasks
+(retries, see sdk_tasks.py) and every custom status set during the episode.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from azure.durable_functions.models.Task import TaskBase
 
 from .app_functions import RegisteredOrchestrator
 from .history import Event
+from .worker import FunctionFailed
 
 # The extension's limit on custom status (DurableOrchestrationContext.SetCustomStatus).
 CUSTOM_STATUS_LIMIT_KB = 16
@@ -78,17 +81,27 @@ def context_json(
 
 
 def run_episode(orchestrator: RegisteredOrchestrator, context_body: str) -> Episode:
-    context = RecordingContext.from_json(context_body)
-    # What the registered handle does with `@orchestration_trigger(input_type=...)`.
-    context._input_expected_type = orchestrator.input_type
+    contexts: list[RecordingContext] = []
+
+    def episode(**trigger: Any) -> str:
+        [decoded] = trigger.values()  # the worker's OrchestrationContext: the JSON text in `body`
+        context = RecordingContext.from_json(decoded.body)
+        # What the registered handle does with `@orchestration_trigger(input_type=...)`.
+        context._input_expected_type = orchestrator.input_type
+        contexts.append(context)
+        state: str = Orchestrator(orchestrator.generator_function).handle(context)
+        return state
+
     try:
-        state_json = Orchestrator(orchestrator.generator_function).handle(context)
-    except Exception as failure:
-        message, label, state_text = str(failure).partition(OUT_OF_PROC_LABEL)
-        if not label:
+        state_json = orchestrator.invoke(context_body, episode)
+    except FunctionFailed as failure:
+        message, label, state_text = failure.message.partition(OUT_OF_PROC_LABEL)
+        if not label or not contexts:
             raise  # not the orchestrator's failure: the SDK itself rejected the history
-        return Episode(context=context, state=json.loads(state_text), error=message)
-    return Episode(context=context, state=json.loads(state_json), error=None)
+        # The worker reports "Exception: <text>"; the runner records the text, as it always has.
+        error = message.removeprefix(f"{Exception.__name__}: ")
+        return Episode(context=contexts[0], state=json.loads(state_text), error=error)
+    return Episode(context=contexts[0], state=json.loads(state_json), error=None)
 
 
 def custom_status_size_error(custom_status: Any) -> str | None:

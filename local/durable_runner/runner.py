@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import logging
 import threading
-from collections.abc import Collection
+from collections.abc import Collection, Coroutine
 from pathlib import Path
 from types import TracebackType
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 import azure.functions as func
 from azure.functions import FunctionRegister
@@ -19,14 +21,17 @@ from .engine import Engine
 from .functions_host import (
     EventLoopThread,
     NoSuchRoute,
-    as_http_response,
-    call_function,
     find_http_function,
-    with_route_params,
+    http_response_of,
+    http_trigger_data,
 )
 from .host_config import DurableHostConfig, read_host_config
+from .host_keys import EVENT_GRID_WEBHOOK, HostKeys
 from .instances import InstanceStatus, RuntimeStatus
 from .server import LoopbackServer
+from .worker import FunctionFailed, LanguageWorker, TypedData
+
+log = logging.getLogger(__name__)
 
 
 class DurableRunner:
@@ -36,6 +41,10 @@ class DurableRunner:
     webhooks and the app's `/api/` routes) and, with a `ScaledClock`, a background thread that runs
     orchestrations as they are started. With the default `VirtualClock` nothing runs until
     `run_until_idle()`, which is deterministic for a given `seed`.
+
+    Every function is indexed, checked and called by the Python worker's own code (worker.py); the app
+    fails to load with the worker's `FunctionLoadError` when the worker would refuse a function. HTTP
+    functions with `authLevel: function` need `keys.function_key` (see host_keys.py).
     """
 
     def __init__(
@@ -50,6 +59,7 @@ class DurableRunner:
         redeliver_activities: Collection[str] = (),
         port: int = 0,
         system_key: str | None = None,
+        function_key: str | None = None,
     ) -> None:
         """`host_json`: the app's host.json, whose hub name and maxConcurrentActivityFunctions then
         replace `task_hub` and `activity_workers`. `redeliver_activities`: names of activities whose
@@ -58,7 +68,9 @@ class DurableRunner:
         if host_json is not None:
             config = read_host_config(host_json, config)
         self.host_config = config
-        self._functions = discover(app)
+        self._worker = LanguageWorker(app, self._run_on_loop)
+        self._functions = discover(self._worker)
+        self.keys = HostKeys.create(function_key=function_key, durabletask_key=system_key)
         self._clock: Clock = clock if clock is not None else VirtualClock()
         self._engine = Engine(
             self._functions,
@@ -68,7 +80,7 @@ class DurableRunner:
             frozenset(redeliver_activities),
         )
         self._server = LoopbackServer(self._answer, port)
-        self._api = DurableHttpApi(self._engine, config.hub_name, self._server.origin, system_key)
+        self._api = DurableHttpApi(self._engine, config.hub_name, self._server.origin, self.keys)
         self._loop: EventLoopThread | None = None
         self._stop = threading.Event()
         self._background: threading.Thread | None = None
@@ -144,23 +156,33 @@ class DurableRunner:
         return self._api.client_binding()
 
     def invoke_http(self, request: func.HttpRequest) -> func.HttpResponse:
-        """Route a request (URL path `/api/<route>`) to the app's HTTP function; call it as the host would."""
+        """Handle a request (URL path `/api/<route>`) as the host does: route it, check the function's auth
+        level (401 without a valid key), and call the function through the worker."""
         function, route_params = find_http_function(
             self._functions.http_functions(), request.method, request.url
         )
-        return as_http_response(
-            self.call_function(
-                function.name, **{function.trigger_name: with_route_params(request, route_params)}
-            )
+        query = dict(parse_qsl(urlsplit(request.url).query))
+        if not self.keys.allows(function.auth_level, dict(request.headers), query):
+            return func.HttpResponse(status_code=401)
+        data = http_trigger_data(
+            request.method, request.url, dict(request.headers), request.get_body(), route_params
         )
+        return http_response_of(self._invoke(function, {function.trigger_name: data}))
 
     def call_function(self, name: str, **bindings: Any) -> Any:
-        """Call a non-durable function (HTTP, blob, Event Grid trigger) with its trigger value; the durable
-        client binding, if it has one, is filled in."""
+        """Call a non-durable function (HTTP, blob, Event Grid trigger) with its trigger data as the host sends
+        it: JSON text, a JSON value (sent as its text), bytes, or `TypedData`. The durable client binding, if
+        it has one, is filled in. Returns the worker's encoded return value (`TypedData` or None)."""
         function = self._functions.others.get(name)
         if function is None:
             raise KeyError(f"no function named {name!r} with a non-durable trigger")
-        return call_function(function, self._with_client(function, bindings), self._running_loop())
+        return self._invoke(function, {key: _typed(value) for key, value in bindings.items()})
+
+    def deliver_event_grid(self, function_name: str, events: list[dict[str, Any]]) -> HttpReply:
+        """What Event Grid posts to the host's system webhook for an `AzureFunction` destination."""
+        body = json.dumps(events).encode()
+        target = f"{EVENT_GRID_WEBHOOK}?functionName={function_name}&code={self.keys.eventgrid}"
+        return self._answer("POST", target, {"aeg-event-type": "Notification"}, body)
 
     def handle_durable_request(self, method: str, target: str, body: bytes) -> HttpReply:
         """Answer a durable HTTP API request (`/durabletask/...`, `/runtime/webhooks/durabletask/...`)."""
@@ -168,20 +190,24 @@ class DurableRunner:
 
     # ----- internals
 
-    def _with_client(self, function: RegisteredFunction, bindings: dict[str, Any]) -> dict[str, Any]:
-        if function.durable_client_name is None:
-            return bindings
-        return {**bindings, function.durable_client_name: self.client_binding()}
+    def _invoke(self, function: RegisteredFunction, inputs: dict[str, TypedData]) -> TypedData | None:
+        if function.durable_client_name is not None:
+            # The extension hands the client binding over as JSON text (a string).
+            inputs = {**inputs, function.durable_client_name: TypedData(string=self.client_binding())}
+        return self._worker.invoke(function.name, inputs)
 
-    def _running_loop(self) -> EventLoopThread:
+    def _run_on_loop(self, coroutine: Coroutine[Any, Any, Any]) -> Any:
         if self._loop is None:
+            coroutine.close()
             raise RuntimeError("start the DurableRunner first (use it as a context manager)")
-        return self._loop
+        return self._loop.run(coroutine)
 
     def _answer(self, method: str, target: str, headers: dict[str, str], body: bytes) -> HttpReply:
         path = target.split("?", 1)[0]
         if self._api.handles(path):
-            return self._api.handle(method, target, body)
+            return self._api.handle(method, target, body, headers)
+        if path == EVENT_GRID_WEBHOOK:
+            return self._event_grid_webhook(method, target, headers, body)
         request = func.HttpRequest(method=method, url=f"{self.origin}{target}", headers=headers, body=body)
         try:
             response = self.invoke_http(request)
@@ -191,3 +217,32 @@ class DurableRunner:
         if not any(name.lower() == "content-type" for name in reply_headers) and response.mimetype:
             reply_headers["Content-Type"] = response.mimetype
         return HttpReply(response.status_code, response.get_body(), reply_headers)
+
+    def _event_grid_webhook(
+        self, method: str, target: str, headers: dict[str, str], body: bytes
+    ) -> HttpReply:
+        """`/runtime/webhooks/eventgrid?functionName=<name>`: the eventgrid_extension system key, then one
+        invocation per event of the posted array."""
+        query = dict(parse_qsl(urlsplit(target).query))
+        if not self.keys.allows_system(self.keys.eventgrid, headers, query):
+            return HttpReply(401)
+        function = self._functions.others.get(query.get("functionName", ""))
+        if method.upper() != "POST" or function is None or function.trigger_type != "eventGridTrigger":
+            return HttpReply(404, b"no Event Grid triggered function of that name")
+        for event in json.loads(body):
+            try:
+                self._invoke(function, {function.trigger_name: TypedData(json=json.dumps(event))})
+            except FunctionFailed as failed:  # the host answers 500 and Event Grid retries later
+                log.error("%s", failed)
+                return HttpReply(500)
+        return HttpReply(202)
+
+
+def _typed(value: Any) -> TypedData:
+    if isinstance(value, TypedData):
+        return value
+    if isinstance(value, bytes):
+        return TypedData(bytes=value)
+    if isinstance(value, str):
+        return TypedData(string=value)
+    return TypedData(json=json.dumps(value))
