@@ -10,8 +10,8 @@ emulator's errors are short, and what is tested here is the orchestrators' statu
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 import typing
+from collections.abc import Iterator
 from typing import Any
 
 import azure.durable_functions as df
