@@ -14,6 +14,7 @@ import pytest
 from azure.core.pipeline import PipelineRequest, PipelineResponse
 from azure.core.pipeline.policies import SansIOHTTPPolicy
 from azure.mgmt.compute import ComputeManagementClient
+from azure.storage.blob import BlobServiceClient
 
 from gallery_publisher.arm_client import (
     LOCAL_SUBSCRIPTION_ID,
@@ -35,6 +36,8 @@ from gallery_publisher.gallery_records import (
     VersionStatus,
     publish_tags,
 )
+from gallery_publisher.plan import PublishRequest
+from gallery_publisher.publishing import Services, prepare_job
 from gallery_publisher.settings import Settings, TargetRegion
 from local.gallery_emulator import Emulator, running_emulator
 from tests.gallery_support import ACCOUNT_ID, CI, FAST, RG, SOURCE, local_settings, poll_until_finished
@@ -310,3 +313,23 @@ def test_a_version_from_another_source_created_in_the_race_is_an_error(
     with pytest.raises(GalleryError) as caught:
         _racing_client(emulator, race).start_version(spec())
     assert "9-default/other.vhd" in str(caught.value) and SOURCE in str(caught.value)
+
+
+def test_a_job_plan_adds_the_definitions_region_it_read_in_preflight(emulator: Emulator) -> None:
+    settings = local_settings(
+        emulator.base_url,
+        target_regions=(TargetRegion("westus2", 1),),
+        blob_endpoint="http://127.0.0.1:1/devstoreaccount1",
+        storage_account_id=ACCOUNT_ID,
+    )
+    services = Services(
+        settings,
+        BlobServiceClient(settings.blob_endpoint),  # a VHD input: only the versions are read
+        GalleryClient(compute_client(settings), RG),
+    )
+    prepared = prepare_job(PublishRequest(SOURCE), services)
+    assert prepared.existing.home_regions == ("eastus", "eastus")  # both generations' definitions
+    plan = prepared.to_json()
+    assert plan["target_regions"] == [{"name": "eastus", "replicas": 1}, {"name": "westus2", "replicas": 1}]
+    assert any("leave out eastus" in note for note in plan["notes"])
+    assert {v["location"] for v in plan["versions"]} == {"eastus"}
