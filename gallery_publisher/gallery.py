@@ -267,7 +267,7 @@ class GalleryClient:
         try:
             existing = self._get_version(ref)
             if existing is None:
-                return self._create(spec)
+                return self._create(spec, replace_failed)
             return self._reconcile(spec, existing, replace_failed)
         except AzureError as error:
             wait = retry_after_of(error)
@@ -290,7 +290,7 @@ class GalleryClient:
                 ) from None
             return None
 
-    def _create(self, spec: VersionSpec) -> StartResult:
+    def _create(self, spec: VersionSpec, replace_failed: bool) -> StartResult:
         hook = _AsyncOperationUrl()
         try:
             self.compute.gallery_image_versions.begin_create_or_update(
@@ -303,12 +303,15 @@ class GalleryClient:
                 raw_response_hook=hook,
             )
         except HttpResponseError as error:
-            if error.status_code == 409:  # any 409 is ResourceExistsError: read the code, not the type
-                raise GalleryError(
-                    f"cannot create version {spec.ref}: {describe(error)}; it was created by someone else "
-                    "meanwhile, or is Failed or being deleted"
-                ) from None
-            raise
+            if error.status_code != 409:
+                raise
+            # Any 409 is ResourceExistsError: read what is there, not the type. Azure answers 409
+            # to a PUT on a version another job created since our GET (it is still being created);
+            # that version is followed like one found by the GET, after the same source check.
+            existing = self._get_version(spec.ref)
+            if existing is None:
+                raise GalleryError(f"cannot create version {spec.ref}: {describe(error)}") from None
+            return self._reconcile(spec, existing, replace_failed)
         return StartResult(spec.ref, StartOutcome.STARTED, f"creating {spec.ref}", operation_url=hook.url)
 
     def _reconcile(

@@ -15,7 +15,7 @@ from gallery_publisher.errors import PublishError
 from gallery_publisher.families import Family, family_for
 from gallery_publisher.image_names import ImageName, SourceKind, parse_image_name
 from gallery_publisher.settings import Settings, TargetRegion
-from gallery_publisher.urls import blob_url, redact_url
+from gallery_publisher.urls import blob_account_name, blob_url, redact_url
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,8 @@ class ExistingState:
     version_names: tuple[str, ...] = ()
     # A blob staged earlier from this very source: a re-run reuses its name and index.
     blob_from_same_source: str | None = None
+    # The regions of the target image definitions (a version lives there): unknown offline.
+    home_regions: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -199,6 +201,60 @@ def _gallery(request: PublishRequest, family: Family, settings: Settings) -> tup
     return settings.public_gallery, False, ""
 
 
+def _region_key(name: str) -> str:
+    """Azure writes a region "West US 2" or "westus2": compare them as one."""
+    return name.replace(" ", "").lower()
+
+
+def _target_regions(
+    requested: tuple[TargetRegion, ...], home_regions: tuple[str, ...], mode: str
+) -> tuple[tuple[TargetRegion, ...], list[str]]:
+    """The regions to replicate to: as asked, plus the versions' own region, which Azure requires
+    (it refuses a version whose targetRegions leave out its location). Shallow replication copies
+    nothing, so it allows the home region alone, with one replica."""
+    listed = {_region_key(r.name) for r in requested}
+    homes = list(dict.fromkeys(_region_key(h) for h in home_regions))
+    missing = [home for home in homes if home not in listed]
+    regions = tuple(TargetRegion(home, 1) for home in missing) + requested
+    notes: list[str] = []
+    if missing:
+        asked = ", ".join(f"{r.name}={r.replicas}" for r in requested)
+        added = ", ".join(f"{home}=1" for home in missing)
+        notes.append(
+            f"target regions {asked} leave out {', '.join(missing)}, the region of the image definitions; "
+            f"Azure requires a version's own region among its target regions, so {added} was added"
+        )
+    elif not homes:
+        notes.append(
+            "the image definitions' region is not known offline: a real run adds it to the target "
+            "regions when they leave it out"
+        )
+    if mode == "Shallow":
+        home = homes[0] if len(homes) == 1 else None
+        if len(regions) != 1 or regions[0].replicas != 1 or (home and _region_key(regions[0].name) != home):
+            shown = ", ".join(f"{r.name}={r.replicas}" for r in regions)
+            wanted = f"{home}=1" if home else "the image definitions' region with 1 replica"
+            raise PublishError(
+                f"replication mode Shallow keeps the image in its own region only, with one replica, but "
+                f"the target regions would be {shown}: set GALLERY_PUBLISHER_TARGET_REGIONS (or the "
+                f"request's target_regions) to {wanted}, or use replication mode Full"
+            )
+    return regions, notes
+
+
+def _check_storage_account(storage_account_id: str, url: str) -> None:
+    """Azure creates a version from a VHD only when storageAccountId names the account holding it."""
+    named = storage_account_id.rstrip("/").rsplit("/", 1)[-1].lower()
+    holder = blob_account_name(url)
+    if holder is not None and holder != named:
+        raise PublishError(
+            f"the VHD {url} is in storage account '{holder}', but GALLERY_PUBLISHER_STORAGE_ACCOUNT_ID names "
+            f"'{named}' ({storage_account_id}); Azure refuses a version whose storageAccountId is not the "
+            f"blob's account: set it to …/providers/Microsoft.Storage/storageAccounts/{holder}, or leave it "
+            "unset to derive it from GALLERY_PUBLISHER_STORAGE_ACCOUNT"
+        )
+
+
 def make_plan(
     request: PublishRequest, settings: Settings, existing: ExistingState | None = None
 ) -> PublishPlan:
@@ -232,6 +288,12 @@ def make_plan(
     )
     if kind is SourceKind.VHD and version in existing.version_names:
         notes.append(f"version {version} already exists: a real run checks it comes from this blob")
+    _check_storage_account(settings.storage_account_id, url)
+    replication_mode = request.replication_mode or settings.replication_mode
+    target_regions, region_notes = _target_regions(
+        request.target_regions or settings.target_regions, existing.home_regions, replication_mode
+    )
+    notes += region_notes
     return PublishPlan(
         image=image,
         family=family.key,
@@ -249,9 +311,9 @@ def make_plan(
         public_refused_reason=refused_reason,
         storage_account_id=settings.storage_account_id,
         versions=versions,
-        target_regions=request.target_regions or settings.target_regions,
+        target_regions=target_regions,
         storage_account_type=settings.storage_account_type,
-        replication_mode=request.replication_mode or settings.replication_mode,
+        replication_mode=replication_mode,
         exclude_from_latest=(
             settings.exclude_from_latest
             if request.exclude_from_latest is None

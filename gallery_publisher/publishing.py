@@ -6,7 +6,7 @@ these functions decide, and these functions never decide the flow (that is the o
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from azure.storage.blob import BlobServiceClient
@@ -84,7 +84,8 @@ class PreparedJob:
 def prepare_job(request: PublishRequest, services: Services) -> PreparedJob:
     """Check the target definitions (before anything is written), read what exists, plan."""
     definitions = services.gallery.preflight(definition_targets(request, services.settings))
-    existing = read_existing_state(request, services)
+    homes = tuple(info.location for info in definitions)
+    existing = replace(read_existing_state(request, services), home_regions=homes)
     return PreparedJob(make_plan(request, services.settings, existing), definitions, existing)
 
 

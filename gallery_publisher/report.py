@@ -154,6 +154,7 @@ def render_markdown(result: JobResult) -> str:
     ]
     if plan["public_refused"]:
         lines.append(f"- Public gallery refused: {plan['public_refused_reason']}")
+    lines += [f"- Note: {note}" for note in plan.get("notes", [])]
     if result.staged:
         staged = result.staged
         reused = " (reused: staged earlier from the same source)" if staged.get("reused") else ""

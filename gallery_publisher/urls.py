@@ -29,3 +29,20 @@ def blob_url(endpoint: str, container: str, blob_name: str) -> str:
 def redact_text(text: str) -> str:
     """The text with the query of every URL in it removed (error messages of HTTP libraries quote URLs)."""
     return _URL_QUERY.sub(r"\1", text)
+
+
+def blob_account_name(url: str) -> str | None:
+    """The storage account a blob URL is in: `acct.blob.core.windows.net/…` (Azure), or the first
+    path segment of a path-style URL on an IP address or localhost (Azurite, `127.0.0.1:10000/acct/…`)."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+    except ValueError:
+        return None
+    labels = host.split(".")
+    if "blob" in labels[1:-1]:  # acct.blob.core.windows.net, acct.privatelink.blob.core.windows.net
+        return labels[0].lower()
+    if host == "localhost" or re.fullmatch(r"[0-9.]+|[0-9a-f:]+", host):
+        account = parts.path.lstrip("/").split("/", 1)[0]
+        return account.lower() or None
+    return None

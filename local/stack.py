@@ -20,7 +20,7 @@ from azure.storage.blob import BlobServiceClient
 
 from activities import services
 from gallery_publisher.families import FAMILIES
-from local.azurite import Azurite, run_azurite
+from local.azurite import ACCOUNT_NAME, Azurite, run_azurite
 from local.blob_watcher import BlobWatcher
 from local.durable_runner import DurableRunner, ScaledClock, VirtualClock
 from local.flaky_proxy import FlakyProxy
@@ -31,6 +31,11 @@ from local.source_server import SourceServer
 SOURCE_BUCKET = "almalinux-images"
 LOCAL_SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
 HOST_JSON = Path(__file__).resolve().parent.parent / "host.json"  # the app's: hub name, activity limit
+# Azurite's account as ARM would name it: the app sends it as storageAccountId, the emulator checks it.
+LOCAL_STORAGE_ACCOUNT_ID = (
+    f"/subscriptions/{LOCAL_SUBSCRIPTION}/resourceGroups/rg-alma-images/providers/Microsoft.Storage"
+    f"/storageAccounts/{ACCOUNT_NAME}"
+)
 
 
 @dataclass(frozen=True)
@@ -74,6 +79,8 @@ def app_environment(connection_string: str, emulator: Emulator, extra: dict[str,
     return {
         "AZURE_SUBSCRIPTION_ID": LOCAL_SUBSCRIPTION,
         "AZURE_STORAGE_CONNECTION_STRING": connection_string,
+        "GALLERY_PUBLISHER_STORAGE_ACCOUNT": ACCOUNT_NAME,
+        "GALLERY_PUBLISHER_STORAGE_ACCOUNT_ID": LOCAL_STORAGE_ACCOUNT_ID,
         "GALLERY_PUBLISHER_LOCAL_MODE": "true",
         "GALLERY_PUBLISHER_ARM_ENDPOINT": emulator.base_url,
         **extra,
@@ -127,6 +134,7 @@ def local_stack(options: StackOptions, app: FunctionRegister | None = None) -> I
             region_seconds=options.region_seconds,
             validation_seconds=options.validation_seconds,
             storage_connection_string=connection_string,
+            storage_account_id=LOCAL_STORAGE_ACCOUNT_ID,
         )
         emulator = stack.enter_context(running_emulator(config))
         source = stack.enter_context(SourceServer(images_dir))

@@ -17,8 +17,10 @@ from local.gallery_emulator import EmulatorConfig
 
 RG = "rg-alma-images"
 CI = "almalinux_ci"
+# Azurite's account (devstoreaccount1, which holds SOURCE) as ARM names it.
+ACCOUNT_ID = "/subscriptions/sub/resourceGroups/rg-alma-images/providers/Microsoft.Storage/storageAccounts/devstoreaccount1"
 # 0.002: validation 0.24 s, regions 1.2-2.2 s, deletion 0.12 s; Retry-After is then 1 s.
-FAST = EmulatorConfig(time_scale=0.002)
+FAST = EmulatorConfig(time_scale=0.002, storage_account_id=ACCOUNT_ID)
 SOURCE = "http://127.0.0.1:1/devstoreaccount1/9-default/almalinux-9.6-x86_64.20250522-01.vhd"
 
 
@@ -41,7 +43,7 @@ def version_json(source: str = SOURCE, regions: tuple[str, ...] = ("eastus", "we
                 "targetRegions": [{"name": r, "regionalReplicaCount": 1} for r in regions],
                 "storageAccountType": "Standard_LRS",
             },
-            "storageProfile": {"osDiskImage": {"source": {"uri": source}}},
+            "storageProfile": {"osDiskImage": {"source": {"uri": source, "storageAccountId": ACCOUNT_ID}}},
         },
     }
 

@@ -11,8 +11,18 @@ from datetime import date
 from typing import Any
 
 import pytest
+from azure.core.pipeline import PipelineRequest, PipelineResponse
+from azure.core.pipeline.policies import SansIOHTTPPolicy
+from azure.mgmt.compute import ComputeManagementClient
+from azure.storage.blob import BlobServiceClient
 
-from gallery_publisher.arm_client import compute_client
+from gallery_publisher.arm_client import (
+    LOCAL_SUBSCRIPTION_ID,
+    RETRY_OPTIONS,
+    LocalBearerPolicy,
+    LocalTokenCredential,
+    compute_client,
+)
 from gallery_publisher.errors import SettingsError
 from gallery_publisher.families import DefinitionSpec, all_definitions
 from gallery_publisher.gallery import DEFAULT_RETRY_AFTER, GalleryClient, GalleryError, GalleryRetryableError
@@ -26,9 +36,11 @@ from gallery_publisher.gallery_records import (
     VersionStatus,
     publish_tags,
 )
+from gallery_publisher.plan import PublishRequest
+from gallery_publisher.publishing import Services, prepare_job
 from gallery_publisher.settings import Settings, TargetRegion
 from local.gallery_emulator import Emulator, running_emulator
-from tests.gallery_support import CI, FAST, RG, SOURCE, local_settings, poll_until_finished
+from tests.gallery_support import ACCOUNT_ID, CI, FAST, RG, SOURCE, local_settings, poll_until_finished
 
 REGIONS = (TargetRegion("eastus", 1), TargetRegion("westus2", 2))
 
@@ -47,7 +59,7 @@ def gallery(emulator: Emulator) -> GalleryClient:
 def spec(
     definition: str = "almalinux-9-gen2", version: str = "9.6.2025052201", source: str = SOURCE
 ) -> VersionSpec:
-    settings = replace(Settings(), target_regions=REGIONS, storage_account_id="/subscriptions/s/sa")
+    settings = replace(Settings(), target_regions=REGIONS, storage_account_id=ACCOUNT_ID)
     ref = VersionRef(CI, definition, version)
     return VersionSpec.from_settings(settings, ref, "eastus", source, publish_tags(source, "abc123", "0.1.0"))
 
@@ -209,7 +221,7 @@ def test_spec_carries_every_publishing_setting(emulator: Emulator, gallery: Gall
         storage_account_type="Standard_ZRS",
         end_of_life_date=date(2030, 6, 30),
         exclude_from_latest=True,
-        replication_mode="Shallow",
+        storage_account_id=ACCOUNT_ID,
     )
     source = SOURCE + "?sig=SECRET"
     version_spec = VersionSpec.from_settings(
@@ -227,8 +239,11 @@ def test_spec_carries_every_publishing_setting(emulator: Emulator, gallery: Gall
         ("East US", 1, "Standard_ZRS"),
         ("West US 2", 2, "Standard_ZRS"),
     ]
-    assert (profile.exclude_from_latest, profile.replication_mode) == (True, "Shallow")
+    assert (profile.exclude_from_latest, profile.replication_mode) == (True, "Full")
     assert profile.end_of_life_date.date().isoformat() == "2030-06-30"
+    # A VHD source is its uri and its account, never a source.id (Azure refuses either way otherwise).
+    sent = version.properties.storage_profile.os_disk_image.source
+    assert (sent.uri, sent.storage_account_id, sent.id) == (source, ACCOUNT_ID, None)
     assert version.tags == {"source": SOURCE, "md5": "m", "gallery-publisher": "1"}
 
 
@@ -246,3 +261,75 @@ def test_transient_server_errors_come_back_as_a_wait(emulator: Emulator, gallery
     assert time.monotonic() - began < 2.0  # the SDK does not retry status codes itself
     assert started.outcome == StartOutcome.RETRY and started.retry_after == DEFAULT_RETRY_AFTER
     assert "ServiceUnavailable" in started.message
+
+
+class _CreateBetweenGetAndPut(SansIOHTTPPolicy[Any, Any]):
+    """Another job's create lands right after our GET found nothing: the race, made certain."""
+
+    def __init__(self, other: GalleryClient, other_spec: VersionSpec) -> None:
+        self._other = (other, other_spec)
+        self.fired = False
+
+    def on_response(self, request: PipelineRequest[Any], response: PipelineResponse[Any, Any]) -> None:
+        if (
+            request.http_request.method == "GET"
+            and response.http_response.status_code == 404
+            and not self.fired
+        ):
+            self.fired = True
+            other, other_spec = self._other
+            assert other.start_version(other_spec).outcome == StartOutcome.STARTED
+
+
+def _racing_client(emulator: Emulator, race: _CreateBetweenGetAndPut) -> GalleryClient:
+    credential = LocalTokenCredential()
+    compute = ComputeManagementClient(
+        credential,
+        LOCAL_SUBSCRIPTION_ID,
+        base_url=emulator.base_url,
+        authentication_policy=LocalBearerPolicy(credential),
+        per_call_policies=[race],
+        **RETRY_OPTIONS,
+    )
+    return GalleryClient(compute, RG)
+
+
+def test_a_version_created_by_another_job_between_get_and_put_is_adopted(
+    emulator: Emulator, gallery: GalleryClient
+) -> None:
+    race = _CreateBetweenGetAndPut(gallery, spec())
+    started = _racing_client(emulator, race).start_version(spec())
+    assert race.fired  # our PUT met the other job's version while it was being created: Azure's 409
+    assert started.outcome == StartOutcome.ADOPTED
+    assert poll_until_finished(gallery, spec().ref)[-1].outcome == PollOutcome.SUCCEEDED
+    assert len(gallery.list_versions(CI, "almalinux-9-gen2")) == 1
+
+
+def test_a_version_from_another_source_created_in_the_race_is_an_error(
+    emulator: Emulator, gallery: GalleryClient
+) -> None:
+    other = "http://127.0.0.1:1/devstoreaccount1/9-default/other.vhd"
+    race = _CreateBetweenGetAndPut(gallery, spec(source=other))
+    with pytest.raises(GalleryError) as caught:
+        _racing_client(emulator, race).start_version(spec())
+    assert "9-default/other.vhd" in str(caught.value) and SOURCE in str(caught.value)
+
+
+def test_a_job_plan_adds_the_definitions_region_it_read_in_preflight(emulator: Emulator) -> None:
+    settings = local_settings(
+        emulator.base_url,
+        target_regions=(TargetRegion("westus2", 1),),
+        blob_endpoint="http://127.0.0.1:1/devstoreaccount1",
+        storage_account_id=ACCOUNT_ID,
+    )
+    services = Services(
+        settings,
+        BlobServiceClient(settings.blob_endpoint),  # a VHD input: only the versions are read
+        GalleryClient(compute_client(settings), RG),
+    )
+    prepared = prepare_job(PublishRequest(SOURCE), services)
+    assert prepared.existing.home_regions == ("eastus", "eastus")  # both generations' definitions
+    plan = prepared.to_json()
+    assert plan["target_regions"] == [{"name": "eastus", "replicas": 1}, {"name": "westus2", "replicas": 1}]
+    assert any("leave out eastus" in note for note in plan["notes"])
+    assert {v["location"] for v in plan["versions"]} == {"eastus"}

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, cast
 
@@ -17,8 +18,20 @@ from azure.mgmt.compute import ComputeManagementClient
 from azure.mgmt.compute import models as m
 
 from gallery_publisher.families import all_definitions
+from gallery_publisher.settings import load_settings
 from local.gallery_emulator import Emulator, EmulatorConfig, running_emulator
-from tests.gallery_support import CI, FAST, RG, SOURCE, sdk, version_body, version_json, wait_until
+from local.gallery_emulator.regions import DISPLAY_NAMES, display_name, normalize
+from tests.gallery_support import (
+    ACCOUNT_ID,
+    CI,
+    FAST,
+    RG,
+    SOURCE,
+    sdk,
+    version_body,
+    version_json,
+    wait_until,
+)
 
 IMAGE = "almalinux-9-gen2"
 BEARER = {"Authorization": "Bearer test"}
@@ -230,7 +243,7 @@ def emulator_state(emulator: Emulator) -> str:
 
 
 def test_list_pages_with_next_link() -> None:
-    with running_emulator(EmulatorConfig(time_scale=0.002, page_size=2)) as emulator:
+    with running_emulator(replace(FAST, page_size=2)) as emulator:
         client = sdk(emulator.base_url)
         names = [f"1.0.{n}" for n in range(5)]
         for name in names:
@@ -284,6 +297,8 @@ def test_command_line_prints_its_url_and_loads_a_seed_file_and_faults(tmp_path: 
             str(tmp_path / "seed.json"),
             "--faults",
             '{"fail_regions": ["West US 2"]}',
+            "--storage-account-id",
+            ACCOUNT_ID,
         ],
         stdout=subprocess.PIPE,
         text=True,
@@ -296,6 +311,165 @@ def test_command_line_prints_its_url_and_loads_a_seed_file_and_faults(tmp_path: 
         assert names == ["only"]
         faults = requests.get(f"{base_url}/_emulator/faults", timeout=5).json()
         assert faults["fail_regions"] == ["westus2"]
+        created = sdk(base_url).gallery_image_versions.begin_create_or_update(
+            "rg-test", "g1", "only", "1.0.0", version_body(), polling=False
+        )  # its storageAccountId is the one given on the command line
+        assert created.result().name == "1.0.0"
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def _refused(client: ComputeManagementClient, body: dict[str, Any], version: str = "1.0.0") -> Any:
+    """The 400 the emulator answers a version PUT with (through the real SDK)."""
+    with pytest.raises(HttpResponseError) as caught:
+        client.gallery_image_versions.begin_create_or_update(
+            RG, CI, IMAGE, version, m.GalleryImageVersion(body), polling=False
+        )
+    assert caught.value.status_code == 400, caught.value
+    assert caught.value.error is not None
+    return caught.value.error
+
+
+def test_target_regions_without_the_versions_own_region_are_refused(client: ComputeManagementClient) -> None:
+    error = _refused(client, version_json(regions=("westus2", "germanywestcentral")))
+    assert error.code == "InvalidParameter"
+    assert (
+        "publishing profile regions West US 2, Germany West Central must contain the location of image "
+        "version East US" in error.message
+    )
+    assert error.target == "galleryImageVersion.properties.publishingProfile.targetRegions"
+
+
+def test_no_target_regions_means_the_home_region(client: ComputeManagementClient) -> None:
+    body = version_json()
+    del body["properties"]["publishingProfile"]["targetRegions"]
+    client.gallery_image_versions.begin_create_or_update(
+        RG, CI, IMAGE, "1.0.1", m.GalleryImageVersion(body), polling=False
+    )
+    version: Any = client.gallery_image_versions.get(RG, CI, IMAGE, "1.0.1")
+    assert [r.name for r in version.properties.publishing_profile.target_regions] == ["East US"]
+
+
+@pytest.mark.parametrize(
+    "targets",
+    [
+        [{"name": "eastus", "regionalReplicaCount": 1}, {"name": "westus2", "regionalReplicaCount": 1}],
+        [{"name": "eastus", "regionalReplicaCount": 2}],
+        [{"name": "West US 2", "regionalReplicaCount": 1}],
+    ],
+)
+def test_shallow_replication_beyond_one_home_replica_is_refused(
+    client: ComputeManagementClient, targets: list[dict[str, Any]]
+) -> None:
+    body = version_json()
+    body["properties"]["publishingProfile"].update(replicationMode="Shallow", targetRegions=targets)
+    error = _refused(client, body)
+    assert error.code == "InvalidParameter"
+    assert (
+        "must contain the location" in error.message
+        or "Shallow replication is only supported" in error.message
+    )
+
+
+def test_shallow_replication_with_one_home_replica_is_created(client: ComputeManagementClient) -> None:
+    body = version_json(regions=("eastus",))
+    body["properties"]["publishingProfile"]["replicationMode"] = "Shallow"
+    created = client.gallery_image_versions.begin_create_or_update(
+        RG, CI, IMAGE, "1.0.2", m.GalleryImageVersion(body)
+    )
+    version = created.result()
+    assert version.properties is not None and version.properties.publishing_profile is not None
+    assert version.properties.publishing_profile.replication_mode == "Shallow"
+
+
+OTHER_ACCOUNT_ID = ACCOUNT_ID.replace("devstoreaccount1", "otheraccount")
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        ({"uri": SOURCE}, "storageAccountId' is missing"),
+        ({"uri": SOURCE, "storageAccountId": ""}, "storageAccountId' is missing"),
+        ({"uri": SOURCE, "storageAccountId": ACCOUNT_ID, "id": ACCOUNT_ID}, "Remove source.id"),
+        ({"uri": SOURCE, "storageAccountId": "devstoreaccount1"}, "Expect a storage account resource id"),
+        ({"uri": SOURCE, "storageAccountId": OTHER_ACCOUNT_ID}, "is in storage account 'devstoreaccount1'"),
+        (
+            {"uri": SOURCE, "storageAccountId": ACCOUNT_ID.replace("/sub/", "/another-subscription/")},
+            "was not found",
+        ),
+    ],
+)
+def test_a_vhd_source_needs_the_storage_account_holding_it_and_no_source_id(
+    client: ComputeManagementClient, source: dict[str, str], message: str
+) -> None:
+    body = version_json()
+    body["properties"]["storageProfile"]["osDiskImage"]["source"] = source
+    error = _refused(client, body)
+    assert error.code == "InvalidParameter" and message in error.message
+    assert str(error.target).startswith("properties.storageProfile.osDiskImage.source.")
+
+
+def test_the_default_storage_account_is_the_apps_default(client: ComputeManagementClient) -> None:
+    assert EmulatorConfig().storage_account_id == load_settings({}).storage_account_id
+    account_id = load_settings({}).storage_account_id
+    source = "https://almalinux.blob.core.windows.net/9-default/almalinux-9.6-x86_64.20250522-01.vhd"
+    with running_emulator(EmulatorConfig(time_scale=0.002)) as default:
+        default_client = sdk(default.base_url)
+        body = version_json(source)
+        body["properties"]["storageProfile"]["osDiskImage"]["source"]["storageAccountId"] = account_id
+        default_client.gallery_image_versions.begin_create_or_update(
+            RG, CI, IMAGE, "1.0.3", m.GalleryImageVersion(body), polling=False
+        )
+        assert (
+            _refused(default_client, version_json(), "1.0.4").code == "InvalidParameter"
+        )  # devstoreaccount1
+
+
+@pytest.mark.parametrize(
+    "region",
+    [
+        "polandcentral",
+        "Israel Central",
+        "newzealandnorth",
+        "Chile Central",
+        "jioindiawest",
+        "australiacentral2",
+    ],
+)
+def test_every_public_region_is_accepted(client: ComputeManagementClient, region: str) -> None:
+    body = version_json(regions=("eastus", region))
+    version = client.gallery_image_versions.begin_create_or_update(
+        RG, CI, IMAGE, "1.0.5", m.GalleryImageVersion(body), polling=False
+    ).result()
+    assert version.name == "1.0.5"
+
+
+@pytest.mark.parametrize("region", ["chinaeast2", "usgovvirginia", "global", "eastus2euap", "westus9"])
+def test_sovereign_logical_and_unknown_regions_are_refused(
+    client: ComputeManagementClient, region: str
+) -> None:
+    error = _refused(client, version_json(regions=("eastus", region)))
+    assert error.code == "LocationNotAvailableForResourceType" and region in error.message
+
+
+def test_the_region_table_names_each_region_in_both_forms() -> None:
+    assert len(DISPLAY_NAMES) >= 60
+    for name, display in DISPLAY_NAMES.items():
+        assert normalize(display) == name and display_name(name) == display
+
+
+def test_a_put_on_a_version_still_being_created_is_a_conflict(client: ComputeManagementClient) -> None:
+    versions = client.gallery_image_versions
+    versions.begin_create_or_update(RG, CI, IMAGE, "1.0.6", version_body(), polling=False)
+    with pytest.raises(ResourceExistsError) as caught:
+        versions.begin_create_or_update(RG, CI, IMAGE, "1.0.6", version_body(), polling=False)
+    assert caught.value.status_code == 409
+    assert caught.value.error is not None and caught.value.error.code == "Conflict"
+    wait_until(lambda: versions.get(RG, CI, IMAGE, "1.0.6").properties.provisioning_state == "Succeeded")  # type: ignore[union-attr]
+    regions = ("eastus", "westus2", "westus3")
+    again = versions.begin_create_or_update(
+        RG, CI, IMAGE, "1.0.6", version_body(regions=regions), polling=False
+    )
+    updated: Any = again.result()  # a finished version takes the update (a new target region)
+    assert updated.properties.provisioning_state == "Updating"

@@ -15,7 +15,7 @@ from gallery_publisher.settings import TargetRegion
 from gallery_publisher.vhd import MIB, build_footer
 from local.azurite import Azurite
 from local.gallery_emulator import Emulator, running_emulator
-from tests.gallery_support import CI, FAST, RG, local_settings, poll_until_finished
+from tests.gallery_support import ACCOUNT_ID, CI, FAST, RG, local_settings, poll_until_finished
 
 CONTAINER = "vhd-source-check"
 
@@ -48,7 +48,9 @@ def emulator(azurite: Azurite) -> Iterator[Emulator]:
 def publish(emulator: Emulator, blobs: BlobServiceClient, blob: str, version: str) -> tuple[PollOutcome, str]:
     gallery = GalleryClient(compute_client(local_settings(emulator.base_url)), RG)
     source = f"{blobs.url.rstrip('/')}/{CONTAINER}/{blob}?sv=1&sig=SECRET"
-    spec = VersionSpec(CI, "almalinux-9-gen2", version, "eastus", source, "/sa", (TargetRegion("eastus", 1),))
+    spec = VersionSpec(
+        CI, "almalinux-9-gen2", version, "eastus", source, ACCOUNT_ID, (TargetRegion("eastus", 1),)
+    )
     started = gallery.start_version(spec)
     final = poll_until_finished(gallery, VersionRef(CI, "almalinux-9-gen2", version), started.operation_url)[
         -1

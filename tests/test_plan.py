@@ -115,13 +115,88 @@ def test_url_type_that_contradicts_the_name_is_refused() -> None:
 def test_request_overrides_win_over_settings() -> None:
     request = PublishRequest(
         RAW_9,
-        target_regions=(TargetRegion("westeurope", 3),),
+        target_regions=(TargetRegion("westeurope", 1),),
         end_of_life_date=date(2031, 1, 1),
         exclude_from_latest=True,
         replication_mode="Shallow",
     )
     data = make_plan(request, SETTINGS).to_json()
-    assert data["target_regions"] == [{"name": "westeurope", "replicas": 3}]
+    assert data["target_regions"] == [{"name": "westeurope", "replicas": 1}]
     assert data["end_of_life_date"] == "2031-01-01"
     assert data["exclude_from_latest"] is True
     assert data["replication_mode"] == "Shallow"
+
+
+HOME = ExistingState(home_regions=("eastus", "eastus"))  # the definitions' regions, as preflight found them
+
+
+def test_a_home_region_left_out_is_added_and_the_plan_says_so() -> None:
+    request = PublishRequest(RAW_9, target_regions=(TargetRegion("westus2", 2),))
+    plan = make_plan(request, SETTINGS, HOME)
+    assert plan.target_regions == (TargetRegion("eastus", 1), TargetRegion("westus2", 2))
+    assert any("leave out eastus" in note and "eastus=1 was added" in note for note in plan.notes)
+    assert "note:         target regions westus2=2 leave out eastus" in plan.render_text()
+    assert "regions eastus=1, westus2=2;" in plan.operations()[1]
+
+
+def test_a_home_region_left_out_of_the_settings_is_added_too() -> None:
+    settings = load_settings({"GALLERY_PUBLISHER_TARGET_REGIONS": "westus2=1,southeastasia=1"})
+    plan = make_plan(PublishRequest(RAW_9), settings, ExistingState(home_regions=("germanywestcentral",)))
+    assert [r.name for r in plan.target_regions] == ["germanywestcentral", "westus2", "southeastasia"]
+
+
+def test_a_home_region_already_listed_is_kept_as_asked_in_either_spelling() -> None:
+    plan = make_plan(PublishRequest(RAW_9), SETTINGS, ExistingState(home_regions=("East US",)))
+    assert plan.target_regions == SETTINGS.target_regions
+    assert not any("region" in note for note in plan.notes)
+
+
+def test_an_offline_plan_says_the_home_region_is_added_when_known() -> None:
+    plan = make_plan(PublishRequest(RAW_9), SETTINGS)
+    assert any("not known offline" in note for note in plan.notes)
+
+
+@pytest.mark.parametrize(
+    ("regions", "home"),
+    [
+        ((TargetRegion("westus2", 1),), ("eastus",)),  # the home region would be added: two regions
+        ((TargetRegion("eastus", 2),), ("eastus",)),  # more than one replica
+        ((TargetRegion("eastus", 1), TargetRegion("westus2", 1)), ("eastus",)),
+        ((TargetRegion("eastus", 1), TargetRegion("westus2", 1)), ()),  # offline: still two regions
+    ],
+)
+def test_shallow_replication_beyond_one_replica_in_the_home_region_is_refused(
+    regions: tuple[TargetRegion, ...], home: tuple[str, ...]
+) -> None:
+    request = PublishRequest(RAW_9, target_regions=regions, replication_mode="Shallow")
+    with pytest.raises(PublishError) as caught:
+        make_plan(request, SETTINGS, ExistingState(home_regions=home))
+    message = str(caught.value)
+    assert "Shallow" in message and "GALLERY_PUBLISHER_TARGET_REGIONS" in message
+    assert "replication mode Full" in message
+    if home:
+        assert "to eastus=1" in message
+
+
+def test_shallow_replication_to_the_home_region_alone_is_planned() -> None:
+    request = PublishRequest(RAW_9, target_regions=(TargetRegion("eastus", 1),), replication_mode="Shallow")
+    plan = make_plan(request, SETTINGS, HOME)
+    assert (plan.replication_mode, plan.target_regions) == ("Shallow", (TargetRegion("eastus", 1),))
+
+
+def test_a_storage_account_id_naming_another_account_is_refused() -> None:
+    settings = load_settings(
+        {
+            "GALLERY_PUBLISHER_STORAGE_ACCOUNT_ID": "/subscriptions/s/resourceGroups/rg/providers/"
+            "Microsoft.Storage/storageAccounts/otheraccount"
+        }
+    )
+    for image in (
+        RAW_9,
+        "https://almalinux.blob.core.windows.net/9-default/almalinux-9.6-x86_64.20250522-01.vhd",
+    ):
+        with pytest.raises(PublishError) as caught:
+            make_plan(PublishRequest(image), settings)
+        message = str(caught.value)
+        assert "storage account 'almalinux'" in message and "'otheraccount'" in message
+        assert "storageAccounts/almalinux" in message

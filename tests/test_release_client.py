@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from activities.services import app_services
-from local.stack import LocalStack, StackOptions, local_stack
+from local.stack import LOCAL_STORAGE_ACCOUNT_ID, LocalStack, StackOptions, local_stack
 from tests.app_support import post, put_raw
 
 TIME_SCALE = 0.002
@@ -103,6 +103,8 @@ def test_plan_reads_what_is_already_there(stack: LocalStack) -> None:
         "GALLERY_PUBLISHER_LOCAL_MODE": "true",
         "GALLERY_PUBLISHER_ARM_ENDPOINT": stack.emulator.base_url,
         "AZURE_STORAGE_CONNECTION_STRING": stack.azurite.connection_string,
+        # Azurite's account, as the README says: storageAccountId must name the blobs' account.
+        "GALLERY_PUBLISHER_STORAGE_ACCOUNT_ID": LOCAL_STORAGE_ACCOUNT_ID,
     }
     command = [sys.executable, "-m", "gallery_publisher", "plan", "--json"]
     again = subprocess.run([*command, first], capture_output=True, text=True, env=env, timeout=60)

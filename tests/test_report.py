@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from gallery_publisher.plan import PublishRequest, make_plan
+from gallery_publisher.plan import ExistingState, PublishRequest, make_plan
 from gallery_publisher.report import JobResult, RegionState, VersionOutcome, render_markdown
-from gallery_publisher.settings import load_settings
+from gallery_publisher.settings import TargetRegion, load_settings
 
 RAW = "https://b.s3.amazonaws.com/AlmaLinux-9-Azure-9.6-20250522.0.x86_64.raw?X-Amz-Signature=SECRET"
 
@@ -136,3 +136,10 @@ def test_a_job_that_failed_before_planning_still_says_what_failed() -> None:
         "- Released to Gallery: ❌",
         "- Failed at step **plan**: Gallery preflight failed",
     ]
+
+
+def test_a_dry_run_summary_says_the_home_region_was_added() -> None:
+    request = PublishRequest(RAW, target_regions=(TargetRegion("westus2", 1),))
+    plan = make_plan(request, load_settings({}), ExistingState(home_regions=("eastus",))).to_json()
+    text = render_markdown(JobResult(plan=plan, outcome="dry_run"))
+    assert "- Note: target regions westus2=1 leave out eastus" in text

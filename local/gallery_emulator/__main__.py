@@ -1,4 +1,5 @@
-"""`python -m local.gallery_emulator --port PORT [--storage-connection-string CS] [--seed FILE] [--time-scale X]`
+"""`python -m local.gallery_emulator --port PORT [--storage-connection-string CS] [--storage-account-id ID]
+[--seed FILE] [--time-scale X]`
 
 Prints its base URL on one line when ready and serves until killed.
 """
@@ -10,7 +11,7 @@ import json
 import sys
 from pathlib import Path
 
-from local.gallery_emulator.config import EmulatorConfig
+from local.gallery_emulator.config import EmulatorConfig, app_default_storage_account_id
 from local.gallery_emulator.faults import FaultSwitch, parse_faults_update
 from local.gallery_emulator.regions import is_known, normalize
 from local.gallery_emulator.seed import default_seed, load_seed
@@ -29,6 +30,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (0: any free port)")
     parser.add_argument(
         "--storage-connection-string", help="storage (Azurite) holding the VHD sources to check"
+    )
+    parser.add_argument(
+        "--storage-account-id",
+        default=app_default_storage_account_id(),
+        help="resource id of that storage account: a version's source.storageAccountId must name it "
+        "(default: the app's default GALLERY_PUBLISHER_STORAGE_ACCOUNT_ID, %(default)s)",
     )
     parser.add_argument(
         "--seed", type=Path, help="JSON file of resource groups, galleries and image definitions"
@@ -65,6 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         validation_seconds=args.validation_seconds,
         page_size=args.page_size,
         storage_connection_string=args.storage_connection_string,
+        storage_account_id=args.storage_account_id,
     )
     server, emulator = build_server(config, args.port, seed, log_requests=args.log_requests)
     emulator.context.faults.faults = faults

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from gallery_publisher.settings import load_settings
 from local.gallery_emulator.regions import normalize
+
+
+def app_default_storage_account_id() -> str:
+    """What the app sends as storageAccountId when GALLERY_PUBLISHER_STORAGE_ACCOUNT_ID is not set."""
+    return load_settings({}).storage_account_id
 
 
 @dataclass(frozen=True)
@@ -23,6 +29,9 @@ class EmulatorConfig:
     lro_retry_after_seconds: float = 60.0  # what Azure sends on PUT/DELETE and running operations
     page_size: int = 100
     storage_connection_string: str | None = field(default=None, repr=False)
+    # The resource id of the one storage account the emulator knows (the one holding the VHDs): a
+    # version's source.storageAccountId must name it.
+    storage_account_id: str = field(default_factory=app_default_storage_account_id)
 
     def scaled(self, seconds: float) -> float:
         return seconds * self.time_scale

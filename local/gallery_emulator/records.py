@@ -105,7 +105,7 @@ class ImageVersion:
     name: str
     location: str
     source_uri: str
-    storage_account_id: str | None
+    storage_account_id: str
     target_regions: list[TargetRegionSpec]
     replica_count: int
     storage_account_type: str
@@ -143,9 +143,7 @@ class ImageVersion:
         }
         if self.end_of_life_date:
             publishing["endOfLifeDate"] = self.end_of_life_date
-        source: dict[str, Any] = {"uri": self.source_uri}
-        if self.storage_account_id:
-            source["storageAccountId"] = self.storage_account_id
+        source: dict[str, Any] = {"uri": self.source_uri, "storageAccountId": self.storage_account_id}
         properties: dict[str, Any] = {
             "publishingProfile": publishing,
             "storageProfile": {"osDiskImage": {"hostCaching": self.host_caching, "source": source}},

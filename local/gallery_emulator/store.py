@@ -196,7 +196,7 @@ class Store:
     ) -> Reply:
         check_version_name(name)
         parent = self.image(resource_group, gallery, image, as_parent=True)
-        request = parse_version_request(body)
+        request = parse_version_request(body, self.config.storage_account_id)
         key = (resource_group.lower(), gallery.lower(), image.lower(), name.lower())
         existing = self.versions.get(key)
         if existing is not None:
@@ -274,15 +274,23 @@ class Store:
             raise property_change_not_allowed(
                 "galleryImageVersion.properties.publishingProfile.replicationMode"
             )
+        if state in ("Creating", "Updating"):
+            # Our reading of Azure: a version accepts no new PUT until its running operation has ended.
+            raise ArmError(
+                409,
+                "Conflict",
+                f"The gallery image version '{version.name}' is {state.lower()} and cannot be changed until that "
+                "operation has finished: wait for it to end (poll the version) instead of sending it again.",
+            )
         timeline = version.timeline
         kept = {r.region: r for r in timeline.regions}
-        start = max(now, timeline.validation_ends_at)
+        start = now  # a Succeeded version: validation is long over
         timeline.regions = [
             kept.get(target.region)
             or RegionReplication(target.region, start, self.config.region_duration(target.region, index))
             for index, target in enumerate(request.target_regions)
         ]
-        timeline.updating = state == "Succeeded" or timeline.updating
+        timeline.updating = True  # Updating until the new regions have caught up
         version.target_regions = request.target_regions
         version.replica_count = request.replica_count
         version.exclude_from_latest = request.exclude_from_latest
