@@ -12,7 +12,8 @@ import pytest
 
 import function_app
 from local.stack import LocalStack, StackOptions, local_stack
-from tests.app_support import put_raw, put_vhd_blob, run_job
+from orchestrators import names
+from tests.app_support import post, put_raw, put_vhd_blob, run_job
 from tests.webhook_server import FakeWebhook, fake_webhook
 
 TIME_SCALE = 0.002
@@ -133,3 +134,16 @@ def test_a_vhd_staged_by_a_job_does_not_start_another(stack: LocalStack) -> None
     before = _instances(stack)
     stack.runner.call_function("start_from_blob", event=_blob_created(status["output"]["plan"]["blob_url"]))
     assert _instances(stack) == before
+
+
+def test_a_start_that_fails_for_another_reason_is_a_500_with_the_reason(
+    stack: LocalStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The runner refuses an orchestrator name it does not know, as the Durable extension does.
+    monkeypatch.setattr(names, "PUBLISH_IMAGE", "publish_image_renamed")
+    url = put_raw(stack, "AlmaLinux-9-Azure-9.6-20250614.0.aarch64.raw")
+    response = post(stack, {"image_url": url, "dry_run": True})
+    assert response.status_code == 500, response.text
+    error = response.json()["error"]
+    assert error.startswith("the job could not be started: ") and "publish_image_renamed" in error
+    assert stack.runner.status(response.json()["instance_id"]) is None
