@@ -7,7 +7,7 @@ import re
 import shlex
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from pycep import BicepParser
@@ -42,8 +42,7 @@ README_SCOPES = {
 
 @cache
 def template(name: str) -> dict[str, Any]:
-    parsed: dict[str, Any] = BicepParser().parse(file_path=INFRA / name)
-    return parsed
+    return cast(dict[str, Any], BicepParser().parse(file_path=INFRA / name))
 
 
 def _body(resource: dict[str, Any]) -> dict[str, Any]:
