@@ -70,12 +70,13 @@ def _print_retry(reason: str, delay: float) -> None:
 
 
 def _lost_summary(instance_id: str | None, error: GaveUp) -> str:
-    """What the step summary says when the job could not be followed to its end."""
-    lines = [f"**Lost track of the job**: {error}."]
-    if instance_id:
-        lines.append(
-            f"The job `{instance_id}` may still be running; its status: `GET /api/publish/{instance_id}`."
-        )
+    """What the step summary says when the job could not be submitted or followed to its end."""
+    if not instance_id:
+        return f"**The job could not be submitted**: {error}."
+    lines = [
+        f"**Lost track of the job**: {error}.",
+        f"The job `{instance_id}` may still be running; its status: `GET /api/publish/{instance_id}`.",
+    ]
     if error.last:
         lines.append(
             f"Last known status: **{error.last.runtime_status}**, step {error.last.step or 'unknown'}."

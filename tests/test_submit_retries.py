@@ -142,3 +142,18 @@ def test_the_cli_writes_what_it_knows_to_the_step_summary_when_it_gives_up(tmp_p
     assert "Lost track of the job" in written and "the app answered 503; gave up after" in written
     assert f"`{INSTANCE}` may still be running" in written
     assert "Last known status: **Running**, step publish." in written
+
+
+def test_a_submit_that_never_gets_through_says_so_in_the_step_summary(tmp_path: Path) -> None:
+    summary_file = tmp_path / "summary.md"
+    with scripted_server(script(Answer(404)), answer_post=script(Answer(502))) as server:
+        result = subprocess.run(
+            [sys.executable, "-m", "gallery_publisher", "submit", "https://x/AlmaLinux-9-Azure-9.6-20250701.0.x86_64.raw",
+             "--function-url", server.url("127.0.0.1", ""), "--poll-interval", "0.05", "--give-up-after", "0.3"],
+            capture_output=True, text=True, timeout=60,
+            env={**os.environ, "GITHUB_STEP_SUMMARY": str(summary_file)},
+        )  # fmt: skip
+    assert result.returncode == 1
+    assert summary_file.read_text().startswith(
+        "**The job could not be submitted**: the app answered 502; gave up"
+    )
