@@ -1,6 +1,7 @@
 # The Function App as an Elastic Premium container: the official Functions Python 4 image, plus
 # qemu-utils (qemu-img checks VHDs by hand on the instance when needed) and the app itself.
-FROM mcr.microsoft.com/azure-functions/python:4-python3.11
+# Python 3.12 because its image is Debian 12 (bookworm); the 3.11 image is bullseye, whose LTS ended.
+FROM mcr.microsoft.com/azure-functions/python:4-python3.12
 
 ENV AzureWebJobsScriptRoot=/home/site/wwwroot \
     AzureFunctionsJobHost__Logging__Console__IsEnabled=true \

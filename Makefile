@@ -30,10 +30,15 @@ qemu-img:
 run: setup
 	$(BIN)/python -m local.run_demo $(if $(ONCE),--once)
 
+# mypy also for the container's Python (Dockerfile: 4-python3.12). The workflows are checked with
+# zizmor (from PyPI); actionlint's PyPI package downloads its binary from GitHub when it is built,
+# so it is not used here.
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy gallery_publisher activities orchestrators local tests bench tools function_app.py
+	$(BIN)/mypy --python-version 3.12 gallery_publisher activities orchestrators function_app.py
+	$(BIN)/zizmor --offline --quiet .github/workflows/
 
 test: setup lint
 	$(BIN)/python -m pytest -q

@@ -25,7 +25,7 @@ from gallery_publisher.job_status import shape_job_status
 from gallery_publisher.log_policy import keep_secrets_out_of_logs
 from gallery_publisher.plan import PublishRequest
 from gallery_publisher.storage import SOURCE_URL, staging_progress
-from gallery_publisher.urls import redact_url
+from gallery_publisher.urls import redact_text, redact_url
 from orchestrators import gallery_version, names, publish_image
 
 starters = df.Blueprint(http_auth_level=func.AuthLevel.FUNCTION)
@@ -45,6 +45,10 @@ def _status_url(req: func.HttpRequest, instance_id: str) -> str:
     return f"{base}/api/publish/{instance_id}"
 
 
+class StartFailed(Exception):
+    """start_new failed, and not because the same job is running; the message is redacted."""
+
+
 async def _start(
     client: df.DurableOrchestrationClient, request: PublishRequest, job: dict[str, Any]
 ) -> str | None:
@@ -56,9 +60,13 @@ async def _start(
         return None
     try:
         await client.start_new(names.PUBLISH_IMAGE, instance_id, job)
-    except Exception:
-        # A racing identical request started it between our check and our start.
-        return None
+    except Exception as error:
+        # Only a racing identical request, which started the job between our check and our start,
+        # means "already running"; anything else (storage down, a bad orchestrator name) is a failure.
+        racing = await client.get_status(instance_id, show_input=False)
+        if racing and racing.runtime_status in ACTIVE:
+            return None
+        raise StartFailed(redact_text(str(error))[:500]) from None
     return instance_id
 
 
@@ -78,7 +86,13 @@ async def start_publish(req: func.HttpRequest, client: df.DurableOrchestrationCl
     except PublishError as error:
         return _json_response({"error": str(error)}, 400)
     instance_id = job_instance_id(request, settings)
-    started = await _start(client, request, {"request": body, "wait_for_upload": False})
+    try:
+        started = await _start(client, request, {"request": body, "wait_for_upload": False})
+    except StartFailed as error:
+        log.error("job %s could not be started: %s", instance_id, error)
+        return _json_response(
+            {"error": f"the job could not be started: {error}", "instance_id": instance_id}, 500
+        )
     status_url = _status_url(req, instance_id)
     if started is None:
         return _json_response(
@@ -164,6 +178,7 @@ async def start_from_blob(event: func.EventGridEvent, client: df.DurableOrchestr
         return
     # A page blob raises BlobCreated when it is created, before its pages are written: the job
     # waits for the upload to finish (a valid footer) instead of failing on a half-written VHD.
+    # A StartFailed propagates: the invocation fails and Event Grid delivers the event again.
     started = await _start(client, request, {"request": body, "wait_for_upload": True})
     log.info("%s for %s", f"started job {started}" if started else "a job is already running", shown)
 

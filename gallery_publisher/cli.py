@@ -2,6 +2,9 @@
 
 Every command runs the same core as the Function App, so each capability can be tried by hand.
 Refusals exit with status 2 and one line on stderr, nothing on stdout.
+
+The Azure SDKs are imported only by the commands that use them: the release workflow installs just
+`requests` and this package, and runs `submit`.
 """
 
 from __future__ import annotations
@@ -13,16 +16,12 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
-from gallery_publisher import commands_gallery, commands_storage, commands_submit, publishing
-from gallery_publisher.arm_client import compute_client
+from gallery_publisher import commands_gallery, commands_storage, commands_submit
 from gallery_publisher.errors import PublishError
-from gallery_publisher.gallery import GalleryClient
 from gallery_publisher.image_names import ImageType, SourceKind, parse_image_name
 from gallery_publisher.log_policy import keep_secrets_out_of_logs
 from gallery_publisher.plan import ExistingState, PublishRequest, make_plan
-from gallery_publisher.publishing import Services
 from gallery_publisher.settings import Settings, load_settings
-from gallery_publisher.storage import blob_service_client
 
 EXIT_REFUSED = 2
 Command = Callable[[argparse.Namespace], int]
@@ -36,6 +35,12 @@ def _existing_state(request: PublishRequest, settings: Settings, offline: bool) 
     """What is already in storage and the gallery (after checking the target definitions exist)."""
     if offline:
         return ExistingState()
+    from gallery_publisher import publishing
+    from gallery_publisher.arm_client import compute_client
+    from gallery_publisher.gallery import GalleryClient
+    from gallery_publisher.publishing import Services
+    from gallery_publisher.storage import blob_service_client
+
     services = Services(
         settings,
         blob_service_client(settings),

@@ -1,4 +1,7 @@
-"""The `stage` and `validate-vhd` subcommands: argument set-up and the run of each."""
+"""The `stage` and `validate-vhd` subcommands: argument set-up and the run of each.
+
+The Azure SDKs are imported by the runs only, so that the CLI (and `submit`) load without them.
+"""
 
 from __future__ import annotations
 
@@ -9,18 +12,15 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import PurePosixPath
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 from urllib.parse import unquote, urlsplit
-
-from azure.core.exceptions import AzureError
 
 from gallery_publisher.errors import PublishError
 from gallery_publisher.settings import load_settings
-from gallery_publisher.source import open_source
-from gallery_publisher.staging import StageProgress, stage_source
-from gallery_publisher.storage import StorageError, blob_client_for_url, blob_service_client
 from gallery_publisher.urls import redact_text, redact_url
-from gallery_publisher.vhd_blob import validate_vhd_blob
+
+if TYPE_CHECKING:
+    from gallery_publisher.staging import StageProgress
 
 EXIT_REFUSED = 2
 
@@ -41,6 +41,12 @@ def default_blob_name(source: str) -> str:
 
 
 def run_stage(args: argparse.Namespace) -> int:
+    from azure.core.exceptions import AzureError
+
+    from gallery_publisher.source import open_source
+    from gallery_publisher.staging import stage_source
+    from gallery_publisher.storage import StorageError, blob_service_client
+
     name = args.name or default_blob_name(args.source)
     try:
         container = blob_service_client(load_settings(os.environ)).get_container_client(args.container)
@@ -73,6 +79,9 @@ def run_stage(args: argparse.Namespace) -> int:
 
 
 def run_validate_vhd(args: argparse.Namespace) -> int:
+    from gallery_publisher.storage import blob_client_for_url
+    from gallery_publisher.vhd_blob import validate_vhd_blob
+
     try:
         checked = validate_vhd_blob(blob_client_for_url(args.blob_url, load_settings(os.environ)))
     except PublishError as error:

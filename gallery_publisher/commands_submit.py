@@ -2,6 +2,7 @@
 
 POST the job to the Function App, follow its status with backoff, print progress, write the
 summary to $GITHUB_STEP_SUMMARY when set; exit 0 only when the job succeeded (or dry-ran).
+When the app stays unreachable longer than --give-up-after, the summary still says what was known.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 import requests
 
 from gallery_publisher.errors import PublishError
-from gallery_publisher.submit import Backoff, JobStatus, PublisherClient
+from gallery_publisher.submit import Backoff, GaveUp, JobStatus, Patience, PublisherClient, Waiting
 
 KEY_VARIABLE = "GALLERY_PUBLISHER_FUNCTION_KEY"
 EXIT_FAILED = 1
@@ -35,6 +36,12 @@ def add_submit_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--notify", action="store_true", help="post the summary to Mattermost")
     parser.add_argument("--function-url", required=True, help="the Function App's base URL")
     parser.add_argument("--poll-interval", type=float, default=2.0, help="first wait between polls (s)")
+    parser.add_argument(
+        "--give-up-after",
+        type=float,
+        default=Patience().give_up_after,
+        help="seconds of failed requests in a row (5xx, 429, dropped connection) before giving up",
+    )
 
 
 class _ProgressPrinter:
@@ -58,6 +65,28 @@ def _write_step_summary(summary: str) -> None:
             out.write(summary + "\n")
 
 
+def _print_retry(reason: str, delay: float) -> None:
+    print(f"{reason}; retrying in {delay:.0f} s", file=sys.stderr, flush=True)
+
+
+def _lost_summary(instance_id: str | None, error: GaveUp) -> str:
+    """What the step summary says when the job could not be submitted or followed to its end."""
+    if not instance_id:
+        return f"**The job could not be submitted**: {error}."
+    lines = [
+        f"**Lost track of the job**: {error}.",
+        f"The job `{instance_id}` may still be running; its status: `GET /api/publish/{instance_id}`.",
+    ]
+    if error.last:
+        lines.append(
+            f"Last known status: **{error.last.runtime_status}**, step {error.last.step or 'unknown'}."
+        )
+        lines += [f"- {line}" for line in error.last.progress]
+        if error.last.summary:
+            lines += ["", error.last.summary]
+    return "\n".join(lines)
+
+
 def run_submit(args: argparse.Namespace) -> int:
     body: dict[str, Any] = {
         "image_url": args.image_url,
@@ -67,11 +96,25 @@ def run_submit(args: argparse.Namespace) -> int:
     }
     if args.url_type:
         body["url_type"] = args.url_type
-    client = PublisherClient(requests.Session(), args.function_url, os.environ.get(KEY_VARIABLE))
+    client = PublisherClient(
+        requests.Session(),
+        args.function_url,
+        os.environ.get(KEY_VARIABLE),
+        Backoff(first=args.poll_interval),
+        Patience(give_up_after=args.give_up_after),
+        Waiting(on_retry=_print_retry),
+    )
+    instance_id = None
     try:
         instance_id = client.submit(body)
         print(f"job {instance_id}", file=sys.stderr, flush=True)
-        final = client.follow(instance_id, _ProgressPrinter(), Backoff(first=args.poll_interval))
+        final = client.follow(instance_id, _ProgressPrinter())
+    except GaveUp as error:
+        summary = _lost_summary(instance_id, error)
+        print(summary)
+        _write_step_summary(summary)
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_FAILED
     except PublishError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_REFUSED

@@ -1,10 +1,10 @@
-// gallery-publisher in Azure: a container Function App on Elastic Premium, the storage account with
-// the VHD containers, an Event Grid subscription that starts a job when a .vhd lands, Application
-// Insights, and a system-assigned identity with the two roles the app needs.
+// gallery-publisher in Azure, step 1 of 2: a container Function App on Elastic Premium, its own
+// storage for the Functions host and Durable Functions (reached with its identity, no keys),
+// Application Insights, and the roles of its system-assigned identity. The images storage account
+// and the galleries already exist and are only referenced, never redeclared.
 //
-// Deploy into the resource group that holds (or will hold) the storage account:
-//   az deployment group create -g rg-alma-images -f infra/main.bicep \
-//     -p containerImage=ghcr.io/OWNER/gallery-publisher:TAG mattermostWebhookUrl=...
+// Step 2, once the app runs (its start_from_blob function must exist in ARM): infra/events.bicep,
+// the Event Grid subscription. The README gives both commands.
 
 @description('Region of every resource.')
 param location string = resourceGroup().location
@@ -15,8 +15,17 @@ param appName string = 'gallery-publisher'
 @description('The app container image (built from the repository Dockerfile).')
 param containerImage string
 
-@description('Storage account holding the VHD containers (created when missing).')
+@description('The existing storage account holding the VHD containers, in this resource group.')
 param storageAccountName string = 'almalinux'
+
+@description('Azure Container Registry (in this resource group) holding containerImage: the app pulls with its identity (AcrPull). Empty: pull from registryServer with the credentials below.')
+param acrName string = ''
+@description('Registry of containerImage when acrName is empty (a new GHCR package is private).')
+param registryServer string = 'ghcr.io'
+param registryUsername string = ''
+@description('A token that can read the package (GHCR: a PAT with read:packages).')
+@secure()
+param registryPassword string = ''
 
 @description('Resource group of the Compute Galleries.')
 param galleryResourceGroup string = resourceGroup().name
@@ -41,29 +50,26 @@ param blobTriggerPublic bool = false
 param versionDeadlineMinutes int = 180
 param pollSeconds int = 60
 
-// The containers of the family table (gallery_publisher/families.py).
-var vhdContainers = ['8-default', '8-arm64', '9-default', '9-arm64', '9-arm64-64k', 'almalinux-10', 'kitten-10']
+// Built-in role definition ids (https://learn.microsoft.com/azure/role-based-access-control/built-in-roles).
+var roles = {
+  storageBlobDataOwner: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
+  storageBlobDataContributor: 'ba92f5b4-2d11-453d-a403-e96b0029c9fe'
+  storageQueueDataContributor: '974c5e8b-45b9-4653-ba55-5f855dd0fb88'
+  storageTableDataContributor: '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'
+  storageAccountContributor: '17d1049b-9a84-46fb-8f53-869881c3d3ab'
+  acrPull: '7f951dca-d33a-4ae6-b3d3-26c2b6b2d38c'
+}
 
-resource images 'Microsoft.Storage/storageAccounts@2023-05-01' = {
+// Referenced, never redeclared: a declaration would reset its SKU, kind, location and access.
+resource images 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
   name: storageAccountName
-  location: location
-  sku: { name: 'Standard_LRS' }
-  kind: 'StorageV2'
-  properties: {
-    minimumTlsVersion: 'TLS1_2'
-    allowBlobPublicAccess: false
-  }
 }
 
-resource imagesBlob 'Microsoft.Storage/storageAccounts/blobServices@2023-05-01' = {
-  parent: images
-  name: 'default'
-}
+var useAcr = !empty(acrName)
 
-resource containers 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = [for name in vhdContainers: {
-  parent: imagesBlob
-  name: name
-}]
+resource registry 'Microsoft.ContainerRegistry/registries@2023-07-01' existing = if (useAcr) {
+  name: acrName
+}
 
 // The Functions runtime's own storage (Durable Functions task hub), apart from the images.
 resource hostStorage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
@@ -108,13 +114,19 @@ resource app 'Microsoft.Web/sites@2023-12-01' = {
     httpsOnly: true
     siteConfig: {
       linuxFxVersion: 'DOCKER|${containerImage}'
+      acrUseManagedIdentityCreds: useAcr
       minTlsVersion: '1.2'
       ftpsState: 'Disabled'
-      appSettings: [
+      appSettings: concat(useAcr ? [] : [
+        { name: 'DOCKER_REGISTRY_SERVER_URL', value: 'https://${registryServer}' }
+        { name: 'DOCKER_REGISTRY_SERVER_USERNAME', value: registryUsername }
+        { name: 'DOCKER_REGISTRY_SERVER_PASSWORD', value: registryPassword }
+      ], [
         { name: 'FUNCTIONS_EXTENSION_VERSION', value: '~4' }
         { name: 'FUNCTIONS_WORKER_RUNTIME', value: 'python' }
         { name: 'WEBSITES_ENABLE_APP_SERVICE_STORAGE', value: 'false' }
-        { name: 'AzureWebJobsStorage', value: 'DefaultEndpointsProtocol=https;AccountName=${hostStorage.name};AccountKey=${hostStorage.listKeys().keys[0].value};EndpointSuffix=${environment().suffixes.storage}' }
+        // Identity-based host storage: the host, its timers and Durable Functions use these roles.
+        { name: 'AzureWebJobsStorage__accountName', value: hostStorage.name }
         { name: 'APPLICATIONINSIGHTS_CONNECTION_STRING', value: insights.properties.ConnectionString }
         { name: 'AZURE_SUBSCRIPTION_ID', value: subscription().subscriptionId }
         { name: 'GALLERY_PUBLISHER_CI_GALLERY', value: ciGallery }
@@ -138,57 +150,58 @@ resource app 'Microsoft.Web/sites@2023-12-01' = {
         { name: 'GALLERY_PUBLISHER_BLOB_TRIGGER_PUBLIC', value: string(blobTriggerPublic) }
         { name: 'GALLERY_PUBLISHER_VERSION_DEADLINE_MINUTES', value: string(versionDeadlineMinutes) }
         { name: 'GALLERY_PUBLISHER_POLL_SECONDS', value: string(pollSeconds) }
-      ]
+      ])
     }
   }
 }
 
-// Storage Blob Data Contributor on the images account: stage and read VHD blobs.
-resource blobContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(images.id, app.id, 'ba92f5b4-2d11-453d-a403-e96b0029c9fe')
+// The app's identity, on the host storage account: Blob Data Owner (the host's leases and keys),
+// Queue and Table Data Contributor (the Durable Functions task hub: work items, history, instances).
+var hostRoles = [roles.storageBlobDataOwner, roles.storageQueueDataContributor, roles.storageTableDataContributor]
+
+resource hostStorageRoles 'Microsoft.Authorization/roleAssignments@2022-04-01' = [for role in hostRoles: {
+  name: guid(hostStorage.id, app.id, role)
+  scope: hostStorage
+  properties: {
+    principalId: app.identity.principalId
+    principalType: 'ServicePrincipal'
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', role)
+  }
+}]
+
+// On the images account: Blob Data Contributor to stage and read VHD blobs; Storage Account
+// Contributor because creating a gallery version from a VHD needs listKeys/action and write on the
+// account holding it (the README says why).
+var imagesRoles = [roles.storageBlobDataContributor, roles.storageAccountContributor]
+
+resource imagesAccountRoles 'Microsoft.Authorization/roleAssignments@2022-04-01' = [for role in imagesRoles: {
+  name: guid(images.id, app.id, role)
   scope: images
   properties: {
     principalId: app.identity.principalId
     principalType: 'ServicePrincipal'
-    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', 'ba92f5b4-2d11-453d-a403-e96b0029c9fe')
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', role)
+  }
+}]
+
+resource registryPull 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (useAcr) {
+  name: guid(registry.id, app.id, roles.acrPull)
+  scope: registry
+  properties: {
+    principalId: app.identity.principalId
+    principalType: 'ServicePrincipal'
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.acrPull)
   }
 }
 
-// Contributor on the galleries' resource group: create, read and delete image versions.
+// Compute Gallery Artifacts Publisher on each gallery (create, read and delete image versions).
 module galleryRole 'gallery-role.bicep' = {
   name: 'gallery-publisher-gallery-role'
   scope: resourceGroup(galleryResourceGroup)
-  params: { principalId: app.identity.principalId }
+  params: { principalId: app.identity.principalId, galleryNames: [ciGallery, publicGallery] }
 }
 
-// BlobCreated for .vhd blobs in the VHD containers → the app's Event Grid starter.
-resource topic 'Microsoft.EventGrid/systemTopics@2023-12-15-preview' = {
-  name: '${storageAccountName}-events'
-  location: location
-  properties: { source: images.id, topicType: 'Microsoft.Storage.StorageAccounts' }
-}
-
-resource vhdLanded 'Microsoft.EventGrid/systemTopics/eventSubscriptions@2023-12-15-preview' = {
-  parent: topic
-  name: 'vhd-landed'
-  properties: {
-    destination: {
-      endpointType: 'AzureFunction'
-      properties: { resourceId: '${app.id}/functions/start_from_blob' }
-    }
-    filter: {
-      includedEventTypes: ['Microsoft.Storage.BlobCreated']
-      subjectEndsWith: '.vhd'
-      advancedFilters: [
-        {
-          operatorType: 'StringBeginsWith'
-          key: 'subject'
-          values: [for name in vhdContainers: '/blobServices/default/containers/${name}/']
-        }
-      ]
-    }
-  }
-}
+// Further modules (monitoring) go here, each taking what it needs from the resources above.
 
 output functionUrl string = 'https://${app.properties.defaultHostName}'
 output principalId string = app.identity.principalId

@@ -1,5 +1,5 @@
-"""A loopback HTTP(S) server whose answers a test scripts: redirects, fixed bodies, and a record of
-what arrived (path, Host header, TLS server name)."""
+"""A loopback HTTP(S) server whose answers a test scripts: redirects, fixed bodies, dropped
+connections, and a record of what arrived (method, path, headers, body, TLS server name)."""
 
 from __future__ import annotations
 
@@ -16,12 +16,16 @@ class Answer:
     status: int
     headers: dict[str, str] = field(default_factory=dict)
     body: bytes = b""
+    drop: bool = False  # close the connection without an answer
 
 
 @dataclass(frozen=True)
 class Arrival:
     path: str
     host: str
+    method: str = "GET"
+    headers: dict[str, str] = field(default_factory=dict)
+    body: bytes = b""
 
 
 @dataclass
@@ -36,8 +40,11 @@ class ScriptedServer:
 
 @contextmanager
 def scripted_server(
-    answer: Callable[[str], Answer], tls: ssl.SSLContext | None = None
+    answer: Callable[[str], Answer],
+    tls: ssl.SSLContext | None = None,
+    answer_post: Callable[[str, bytes], Answer] | None = None,
 ) -> Iterator[ScriptedServer]:
+    """`answer(path)` answers GETs; `answer_post(path, body)` answers POSTs (405 when None)."""
     arrivals: list[Arrival] = []
     server_names: list[str] = []
 
@@ -45,8 +52,22 @@ def scripted_server(
         protocol_version = "HTTP/1.1"
 
         def do_GET(self) -> None:
-            arrivals.append(Arrival(self.path, self.headers.get("Host", "")))
-            reply = answer(self.path)
+            self._record(b"")
+            self._reply(answer(self.path))
+
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            self._record(body)
+            self._reply(answer_post(self.path, body) if answer_post else Answer(405))
+
+        def _record(self, body: bytes) -> None:
+            headers = {name.lower(): value for name, value in self.headers.items()}
+            arrivals.append(Arrival(self.path, self.headers.get("Host", ""), self.command, headers, body))
+
+        def _reply(self, reply: Answer) -> None:
+            if reply.drop:
+                self.close_connection = True
+                return
             self.send_response(reply.status)
             for name, value in reply.headers.items():
                 self.send_header(name, value)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from collections.abc import Iterator
@@ -11,8 +12,11 @@ from typing import Any
 import pytest
 
 import function_app
+from activities.services import app_settings
+from gallery_publisher.job_request import parse_job_request
 from local.stack import LocalStack, StackOptions, local_stack
-from tests.app_support import put_raw, put_vhd_blob, run_job
+from orchestrators import names
+from tests.app_support import post, put_raw, put_vhd_blob, run_job
 from tests.webhook_server import FakeWebhook, fake_webhook
 
 TIME_SCALE = 0.002
@@ -135,3 +139,38 @@ def test_a_vhd_staged_by_a_job_does_not_start_another(stack: LocalStack) -> None
     before = _instances(stack)
     stack.runner.call_function("start_from_blob", event=_blob_created(status["output"]["plan"]["blob_url"]))
     assert _instances(stack) == before
+
+
+def test_a_start_that_fails_for_another_reason_is_a_500_with_the_reason(
+    stack: LocalStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The runner refuses an orchestrator name it does not know, as the Durable extension does.
+    monkeypatch.setattr(names, "PUBLISH_IMAGE", "publish_image_renamed")
+    url = put_raw(stack, "AlmaLinux-9-Azure-9.6-20250614.0.aarch64.raw")
+    response = post(stack, {"image_url": url, "dry_run": True})
+    assert response.status_code == 500, response.text
+    error = response.json()["error"]
+    assert error.startswith("the job could not be started: ") and "publish_image_renamed" in error
+    assert stack.runner.status(response.json()["instance_id"]) is None
+
+
+class _FailingClient:
+    """A durable client whose start_new fails with a URL carrying a SAS in its message: the real
+    extension's errors can quote URLs, and the runner has no way to produce one."""
+
+    async def get_status(self, instance_id: str, show_input: bool = False) -> None:
+        return None
+
+    async def start_new(self, name: str, instance_id: str, job: object) -> str:
+        raise Exception(
+            "PUT https://almalinux.blob.core.windows.net/hub/x?sv=2024-01-01&sig=SECRET-SIG failed"
+        )
+
+
+def test_the_reason_of_a_failed_start_is_redacted() -> None:
+    body = {"image_url": "https://almalinux.s3.amazonaws.com/AlmaLinux-9-Azure-9.6-20250615.0.x86_64.raw"}
+    request = parse_job_request(body, app_settings())
+    with pytest.raises(function_app.StartFailed) as raised:
+        asyncio.run(function_app._start(_FailingClient(), request, {"request": body}))
+    assert "SECRET-SIG" not in str(raised.value)
+    assert "https://almalinux.blob.core.windows.net/hub/x" in str(raised.value)
