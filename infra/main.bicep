@@ -36,6 +36,7 @@ param mattermostWebhookUrl string = ''
 param mattermostChannel string = ''
 param mattermostUsername string = 'gallery-publisher'
 param allowedSourceHosts string = '*.s3.amazonaws.com,*.s3.*.amazonaws.com,*.s3-accelerate.amazonaws.com,*.s3-accelerate.dualstack.amazonaws.com'
+param allowedSourcePorts string = '443'
 param blobTriggerDryRun bool = true
 param blobTriggerPublic bool = false
 param versionDeadlineMinutes int = 180
@@ -134,6 +135,7 @@ resource app 'Microsoft.Web/sites@2023-12-01' = {
         { name: 'GALLERY_PUBLISHER_MATTERMOST_CHANNEL', value: mattermostChannel }
         { name: 'GALLERY_PUBLISHER_MATTERMOST_USERNAME', value: mattermostUsername }
         { name: 'GALLERY_PUBLISHER_ALLOWED_SOURCE_HOSTS', value: allowedSourceHosts }
+        { name: 'GALLERY_PUBLISHER_ALLOWED_SOURCE_PORTS', value: allowedSourcePorts }
         { name: 'GALLERY_PUBLISHER_BLOB_TRIGGER_DRY_RUN', value: string(blobTriggerDryRun) }
         { name: 'GALLERY_PUBLISHER_BLOB_TRIGGER_PUBLIC', value: string(blobTriggerPublic) }
         { name: 'GALLERY_PUBLISHER_VERSION_DEADLINE_MINUTES', value: string(versionDeadlineMinutes) }
