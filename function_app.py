@@ -20,7 +20,7 @@ from activities import blueprint as activities_blueprint
 from activities.services import app_services, app_settings
 from gallery_publisher.errors import PublishError
 from gallery_publisher.families import FAMILIES
-from gallery_publisher.job_request import job_instance_id, parse_job_request
+from gallery_publisher.job_request import is_job_instance_id, job_instance_id, parse_job_request
 from gallery_publisher.job_status import shape_job_status
 from gallery_publisher.log_policy import keep_secrets_out_of_logs
 from gallery_publisher.plan import PublishRequest
@@ -89,16 +89,17 @@ async def start_publish(req: func.HttpRequest, client: df.DurableOrchestrationCl
             },
             409,
         )
-    check = client.create_check_status_response(req, instance_id)
-    return _json_response(
-        {**json.loads(check.get_body()), "instance_id": instance_id, "status_url": status_url}, 202
-    )
+    # Only our own route: the Durable check-status URLs carry the task hub's system key.
+    return _json_response({"instance_id": instance_id, "status_url": status_url}, 202)
 
 
 @starters.route(route="publish/{instance_id}", methods=["GET"])
 @starters.durable_client_input(client_name="client")
 async def publish_status(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     instance_id = req.route_params["instance_id"]
+    if not is_job_instance_id(instance_id):
+        # The id goes into the Durable API's URLs: only the shape our starters make gets that far.
+        return _json_response({"error": "not a job id: use the instance_id the start answered"}, 400)
     status = await client.get_status(instance_id, show_input=False)
     if not status:
         return _json_response({"error": f"no job {instance_id}"}, 404)

@@ -36,7 +36,8 @@ def _version_job(plan: dict[str, Any], version: dict[str, Any], staged: dict[str
     return {
         **version,
         "resource_group": plan["resource_group"],
-        "source_uri": plan["blob_url"],
+        # The URL of the blob client that staged or validated it: one URL, one blob.
+        "source_uri": staged.get("blob_url") or plan["blob_url"],
         "source_md5": staged.get("md5", ""),
         "storage_account_id": plan["storage_account_id"],
         "target_regions": plan["target_regions"],
