@@ -24,6 +24,7 @@ from gallery_publisher.job_request import is_job_instance_id, job_instance_id, p
 from gallery_publisher.job_status import shape_job_status
 from gallery_publisher.log_policy import keep_secrets_out_of_logs
 from gallery_publisher.plan import PublishRequest
+from gallery_publisher.source_stash import needs_stash, secret_free_body, stash_source_url
 from gallery_publisher.storage import SOURCE_URL, staging_progress
 from gallery_publisher.urls import redact_url
 from orchestrators import gallery_version, names, publish_image
@@ -78,7 +79,10 @@ async def start_publish(req: func.HttpRequest, client: df.DurableOrchestrationCl
     except PublishError as error:
         return _json_response({"error": str(error)}, 400)
     instance_id = job_instance_id(request, settings)
-    started = await _start(client, request, {"request": body, "wait_for_upload": False})
+    if needs_stash(request):  # the signature stays out of Durable state: see source_stash
+        stash_source_url(app_services().blobs, instance_id, request.image_url)
+    job = {"request": secret_free_body(body, request), "wait_for_upload": False}
+    started = await _start(client, request, job)
     status_url = _status_url(req, instance_id)
     if started is None:
         return _json_response(

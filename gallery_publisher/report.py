@@ -112,7 +112,11 @@ def _version_lines(result: JobResult) -> list[str]:
         elif version.succeeded:
             lines.append(f"- Created: '{inert(version.path)}' in {_duration(version.seconds)}")
         else:
-            error = f": {code_span(f'{version.error_code} {version.error_message}')}" if version.error_code else ""
+            error = (
+                f": {code_span(f'{version.error_code} {version.error_message}')}"
+                if version.error_code
+                else ""
+            )
             lines.append(f"- Failed ({inert(version.state)}): '{inert(version.path)}'{error}")
         if version.regions:
             regions = inert(", ".join(f"{r.region} {r.state} {r.progress}%" for r in version.regions))
@@ -171,5 +175,7 @@ def render_markdown(result: JobResult) -> str:
             "- Durations: " + ", ".join(f"{step} {_duration(s)}" for step, s in result.durations.items())
         )
     if result.outcome == "failed":
-        lines.append(f"- Failed at step **{inert(result.failed_step)}**: {code_span(_error_text(result))}".rstrip())
+        lines.append(
+            f"- Failed at step **{inert(result.failed_step)}**: {code_span(_error_text(result))}".rstrip()
+        )
     return "\n".join(lines)

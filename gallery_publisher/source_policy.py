@@ -32,7 +32,7 @@ _NUMERIC_LABEL = re.compile(r"(0x[0-9a-f]*|[0-9]+)")
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 # Public-looking addresses that answer only from inside a cloud: Azure's platform endpoint (the
 # WireServer, which hands out VM extension settings) and Oracle Cloud's metadata service.
-_CLOUD_ENDPOINTS = {
+_CLOUD_ENDPOINTS: dict[IPAddress, str] = {
     ipaddress.IPv4Address("168.63.129.16"): "Azure's platform endpoint (WireServer)",
     ipaddress.IPv4Address("192.0.0.192"): "a cloud metadata endpoint",
 }

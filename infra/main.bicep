@@ -66,6 +66,13 @@ resource containers 'Microsoft.Storage/storageAccounts/blobServices/containers@2
   name: name
 }]
 
+// Signed source URLs of running jobs, kept out of Durable state (gallery_publisher/source_stash.py).
+resource jobSources 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = {
+  parent: imagesBlob
+  name: 'job-sources'
+  properties: { publicAccess: 'None' }
+}
+
 // The Functions runtime's own storage (Durable Functions task hub), apart from the images.
 resource hostStorage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
   name: take('${replace(appName, '-', '')}host${uniqueString(resourceGroup().id)}', 24)

@@ -102,7 +102,8 @@ def _plan_and_stage(
         status.update(step=step, plan=plan["operations"], container=plan["container"], blob=plan["blob_name"])
         began = context.current_utc_datetime
         if step == "stage":
-            answer = yield from call_activity(context, names.STAGE_RAW, STAGE_RETRY, job | {"plan": plan})
+            staging = job | {"plan": plan, "instance_id": context.instance_id}
+            answer = yield from call_activity(context, names.STAGE_RAW, STAGE_RETRY, staging)
         else:
             answer = yield from _validate(context, plan, wait_for_upload=job.get("wait_for_upload", False))
         durations[step] = _seconds(context, began)
@@ -147,6 +148,10 @@ def publish_image(context: df.DurableOrchestrationContext) -> Generator[Any, Any
     result: dict[str, Any] = {"outcome": "failed", "versions": [], "staged": None}
 
     plan, answer, step = yield from _plan_and_stage(context, job, status, durations)
+    # Staged, failed or never staged: a signed source URL stashed for this job is no longer needed.
+    yield from call_activity(
+        context, names.FORGET_SOURCE_URL, ACTIVITY_RETRY, {"instance_id": context.instance_id}
+    )
     if not answer["ok"]:
         result.update(_failure(step, answer))
     elif plan["dry_run"]:
