@@ -160,7 +160,8 @@ async def start_from_blob(event: func.EventGridEvent, client: df.DurableOrchestr
     if _staged_by_a_job(container, shown[len(endpoint) + len(container) + 1 :]):
         log.info("ignored %s: staged by a publishing job, which publishes it itself", shown)
         return
-    body = {"image_url": url, "url_type": "vhd", "dry_run": settings.blob_trigger_dry_run,
+    # Without a query string, as every job's input (see source_stash): the app reads its own account.
+    body = {"image_url": shown, "url_type": "vhd", "dry_run": settings.blob_trigger_dry_run,
             "public_gallery": settings.blob_trigger_public}  # fmt: skip
     try:
         request = parse_job_request(body, settings)
