@@ -20,10 +20,11 @@ from activities import blueprint as activities_blueprint
 from activities.services import app_services, app_settings
 from gallery_publisher.errors import PublishError
 from gallery_publisher.families import FAMILIES
-from gallery_publisher.job_request import job_instance_id, parse_job_request
+from gallery_publisher.job_request import is_job_instance_id, job_instance_id, parse_job_request
 from gallery_publisher.job_status import shape_job_status
 from gallery_publisher.log_policy import keep_secrets_out_of_logs
 from gallery_publisher.plan import PublishRequest
+from gallery_publisher.source_stash import needs_stash, secret_free_body, stash_source_url
 from gallery_publisher.storage import SOURCE_URL, staging_progress
 from gallery_publisher.urls import redact_text, redact_url
 from orchestrators import gallery_version, names, publish_image
@@ -86,8 +87,11 @@ async def start_publish(req: func.HttpRequest, client: df.DurableOrchestrationCl
     except PublishError as error:
         return _json_response({"error": str(error)}, 400)
     instance_id = job_instance_id(request, settings)
+    if needs_stash(request):  # the signature stays out of Durable state: see source_stash
+        stash_source_url(app_services().blobs, instance_id, request.image_url)
+    job = {"request": secret_free_body(body, request), "wait_for_upload": False}
     try:
-        started = await _start(client, request, {"request": body, "wait_for_upload": False})
+        started = await _start(client, request, job)
     except StartFailed as error:
         log.error("job %s could not be started: %s", instance_id, error)
         return _json_response(
@@ -103,16 +107,17 @@ async def start_publish(req: func.HttpRequest, client: df.DurableOrchestrationCl
             },
             409,
         )
-    check = client.create_check_status_response(req, instance_id)
-    return _json_response(
-        {**json.loads(check.get_body()), "instance_id": instance_id, "status_url": status_url}, 202
-    )
+    # Only our own route: the Durable check-status URLs carry the task hub's system key.
+    return _json_response({"instance_id": instance_id, "status_url": status_url}, 202)
 
 
 @starters.route(route="publish/{instance_id}", methods=["GET"])
 @starters.durable_client_input(client_name="client")
 async def publish_status(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     instance_id = req.route_params["instance_id"]
+    if not is_job_instance_id(instance_id):
+        # The id goes into the Durable API's URLs: only the shape our starters make gets that far.
+        return _json_response({"error": "not a job id: use the instance_id the start answered"}, 400)
     status = await client.get_status(instance_id, show_input=False)
     if not status:
         return _json_response({"error": f"no job {instance_id}"}, 404)
@@ -169,7 +174,8 @@ async def start_from_blob(event: func.EventGridEvent, client: df.DurableOrchestr
     if _staged_by_a_job(container, shown[len(endpoint) + len(container) + 1 :]):
         log.info("ignored %s: staged by a publishing job, which publishes it itself", shown)
         return
-    body = {"image_url": url, "url_type": "vhd", "dry_run": settings.blob_trigger_dry_run,
+    # Without a query string, as every job's input (see source_stash): the app reads its own account.
+    body = {"image_url": shown, "url_type": "vhd", "dry_run": settings.blob_trigger_dry_run,
             "public_gallery": settings.blob_trigger_public}  # fmt: skip
     try:
         request = parse_job_request(body, settings)

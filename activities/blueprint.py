@@ -20,10 +20,12 @@ from gallery_publisher import publishing
 from gallery_publisher.errors import PublishError, error_code_of
 from gallery_publisher.gallery import GalleryRetryableError
 from gallery_publisher.gallery_records import PollOutcome, StartOutcome, VersionStatus
+from gallery_publisher.input_guard import check_stage_input, check_version_input
 from gallery_publisher.job_request import parse_job_request
 from gallery_publisher.notified import already_notified, record_notified
 from gallery_publisher.notify import post_to_mattermost
 from gallery_publisher.report import JobResult, render_markdown
+from gallery_publisher.source_stash import discard_source_url, stashed_source_url
 from orchestrators import names
 
 bp = df.Blueprint()
@@ -60,11 +62,21 @@ def plan_job(job: JsonObject) -> JsonObject:
 @bp.activity_trigger(input_name="job", activity=names.STAGE_RAW)
 def stage_raw(job: JsonObject) -> JsonObject:
     def stage() -> dict[str, Any]:
-        result = publishing.stage_raw(job["plan"], job["request"]["image_url"], app_services())
+        services = app_services()
+        source_url = stashed_source_url(services.blobs, job["instance_id"], job["request"]["image_url"])
+        check_stage_input(job["plan"], source_url, services.settings)
+        result = publishing.stage_raw(job["plan"], source_url, services)
         log.info("staged %s: %s bytes, MD5 %s", result.blob_url, result.size, result.md5)
         return {"staged": publishing.stage_result_json(result)}
 
     return _explained(stage)
+
+
+@bp.activity_trigger(input_name="job", activity=names.FORGET_SOURCE_URL)
+def forget_source_url(job: JsonObject) -> JsonObject:
+    """Staging is over: the signed source URL stashed for the job goes (see source_stash)."""
+    discard_source_url(app_services().blobs, job["instance_id"])
+    return {"ok": True}
 
 
 @bp.activity_trigger(input_name="job", activity=names.VALIDATE_VHD)
@@ -87,6 +99,7 @@ def _regions(status: VersionStatus) -> list[dict[str, Any]]:
 @bp.activity_trigger(input_name="job", activity=names.START_GALLERY_VERSION)
 def start_gallery_version(job: JsonObject) -> JsonObject:
     def start() -> dict[str, Any]:
+        check_version_input(job, app_settings())
         # Replacing a Failed version is safe: start_version refuses one made from another source.
         started = app_services().gallery.start_version(publishing.version_spec(job), replace_failed=True)
         if started.outcome in (StartOutcome.STARTED, StartOutcome.ADOPTED):

@@ -19,9 +19,11 @@ from pathlib import Path
 from typing import Any
 
 import azure.durable_functions as df
+from azure.storage.blob import ContentSettings
 
 from function_app import create_app
-from local.stack import StackOptions, local_stack
+from gallery_publisher.urls import redact_url
+from local.stack import LocalStack, StackOptions, local_stack
 from orchestrators import names
 from orchestrators.publish_image import _version_job
 from tests.app_support import put_raw, run_job
@@ -53,6 +55,16 @@ def versions_all_at_once(context: df.DurableOrchestrationContext) -> Generator[A
     return outcomes
 
 
+def _copy_as_index(stack: LocalStack, staged: dict[str, Any], index: int) -> str:
+    """A copy of the staged blob under upload index `index`; its URL."""
+    source = stack.blobs.get_blob_client("9-default", staged["blob_url"].rsplit("/", 1)[-1])
+    copy = stack.blobs.get_blob_client("9-default", f"almalinux-9.6-x86_64.20251215-{index:02d}.vhd")
+    md5 = bytearray(bytes.fromhex(staged["md5"]))
+    copy.upload_blob(source.download_blob().readall(), blob_type="PageBlob",
+                     content_settings=ContentSettings(content_md5=md5))  # fmt: skip
+    return redact_url(copy.url)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=3)
@@ -68,12 +80,18 @@ def main() -> None:
                                      "dry_run": False}, timeout=300)  # fmt: skip
             result = staged["output"]
             times: dict[str, list[float]] = {"versions_all_at_once": [], "versions_one_after_another": []}
-            patch_numbers = iter(range(2025121601, 2025121700))  # a fresh version name for every trial
+            indices = iter(range(2, 100))  # a fresh upload index, so a fresh version, for every trial
             for _ in range(args.runs):
                 for orchestration, durations in times.items():
-                    name = f"9.6.{next(patch_numbers)}"
+                    index = next(indices)
+                    # The version must be the one its blob's name gives (the write guard checks it).
+                    staged_copy = {
+                        **result["staged"],
+                        "blob_url": _copy_as_index(stack, result["staged"], index),
+                    }
+                    name = f"9.6.20251215{index:02d}"
                     jobs = [
-                        _version_job(result["plan"], {**version, "version": name}, result["staged"])
+                        _version_job(result["plan"], {**version, "version": name}, staged_copy)
                         for version in result["plan"]["versions"]
                     ]
                     began = time.monotonic()

@@ -23,8 +23,11 @@ from gallery_publisher.settings import (
     parse_regions,
 )
 from gallery_publisher.source_policy import check_source_url
+from gallery_publisher.urls import UnsafeUrlPathError, decoded_segments
 
 MAX_URL_LENGTH = 4096
+# What job_instance_id makes: gallery and file name (letters, digits, . _ -) and a 12-digit hash.
+_INSTANCE_ID = re.compile(r"publish-[A-Za-z0-9._-]{1,340}-[0-9a-f]{12}", re.ASCII)
 FIELDS: dict[str, type | tuple[type, ...]] = {
     "image_url": str,
     "url_type": str,
@@ -93,6 +96,10 @@ def parse_job_request(body: Any, settings: Settings) -> PublishRequest:
     if "://" not in image_url:
         raise RequestError("image_url must be a full https URL")
     check_source_url(image_url, settings)
+    try:
+        decoded_segments(image_url)
+    except UnsafeUrlPathError as error:
+        raise RequestError(str(error)) from None
     if urlsplit(image_url).path.endswith("/"):
         # The name is read from the last segment: the object fetched must be the one named.
         raise RequestError("image_url must end with the image's file name, not a '/'")
@@ -134,3 +141,8 @@ def job_instance_id(request: PublishRequest, settings: Settings) -> str:
     # The readable part helps an operator; the hash keeps ids unique and free of / \ ? #.
     digest = hashlib.sha256(f"{gallery}|{image.file_name}".encode()).hexdigest()[:12]
     return f"publish-{gallery}-{image.file_name}-{digest}"
+
+
+def is_job_instance_id(text: str) -> bool:
+    """Whether `text` has the shape of an id job_instance_id makes (checked before it goes in a URL)."""
+    return _INSTANCE_ID.fullmatch(text) is not None

@@ -9,13 +9,12 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
 from gallery_publisher.errors import PublishError
 from gallery_publisher.families import Family, family_for
 from gallery_publisher.image_names import ImageName, SourceKind, parse_image_name
 from gallery_publisher.settings import Settings, TargetRegion
-from gallery_publisher.urls import blob_account_name, blob_url, redact_url
+from gallery_publisher.urls import blob_account_name, blob_location, blob_url, canonical_blob_url, redact_url
 
 
 @dataclass(frozen=True)
@@ -177,15 +176,16 @@ def _vhd_location(
     """Container and blob URL of a VHD input: from its URL, or the family's container for a bare name."""
     if "://" not in request.image_url:
         return family.container, blob_url(settings.blob_endpoint, family.container, image.file_name)
-    url = redact_url(request.image_url)
-    endpoint = settings.blob_endpoint.rstrip("/")
-    if not url.startswith(endpoint + "/"):
+    location = blob_location(request.image_url, settings.blob_endpoint)
+    if location is None:
         raise PublishError(
-            f"VHD blob {url} is not in the configured storage account ({endpoint}); Azure can only create "
-            "versions from a blob in that account: copy it there first or set GALLERY_PUBLISHER_STORAGE_ACCOUNT"
+            f"VHD blob {redact_url(request.image_url)} is not in the configured storage account "
+            f"({settings.blob_endpoint.rstrip('/')}); Azure can only create versions from a blob in that "
+            "account: copy it there first or set GALLERY_PUBLISHER_STORAGE_ACCOUNT"
         )
-    container = unquote(urlsplit(url[len(endpoint) :]).path.strip("/").split("/", 1)[0])
-    return container, url
+    # Decoded once and spelled again: the blob validated is the blob whose URI goes to the gallery.
+    container, name = location
+    return container, canonical_blob_url(settings.blob_endpoint, container, name)
 
 
 def _gallery(request: PublishRequest, family: Family, settings: Settings) -> tuple[str, bool, str]:

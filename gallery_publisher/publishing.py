@@ -13,6 +13,7 @@ from azure.storage.blob import BlobServiceClient
 
 from gallery_publisher import __version__, storage
 from gallery_publisher.checksum import fetch_published_sha256
+from gallery_publisher.errors import PublishError
 from gallery_publisher.families import family_for
 from gallery_publisher.gallery import GalleryClient
 from gallery_publisher.gallery_records import (
@@ -29,6 +30,7 @@ from gallery_publisher.settings import Settings, TargetRegion
 from gallery_publisher.source import open_source
 from gallery_publisher.source_policy import SourceGuard
 from gallery_publisher.staging import StageResult, stage_source
+from gallery_publisher.urls import blob_location, redact_url
 from gallery_publisher.vhd_blob import VhdBlob, validate_vhd_blob
 
 
@@ -104,9 +106,11 @@ def stage_raw(plan: dict[str, Any], source_url: str, services: Services) -> Stag
 
 
 def validate_vhd(plan: dict[str, Any], services: Services) -> VhdBlob:
-    container = plan["container"]
-    name = plan["blob_url"].rsplit(f"/{container}/", 1)[-1]
-    return validate_vhd_blob(services.blobs.get_blob_client(container, name))
+    """Validate the plan's VHD; the URL it answers (the validated client's) is the one to publish."""
+    location = blob_location(plan["blob_url"], services.settings.blob_endpoint)
+    if location is None:
+        raise PublishError(f"{redact_url(plan['blob_url'])} is not a blob of the configured storage account")
+    return validate_vhd_blob(services.blobs.get_blob_client(*location))
 
 
 def stage_result_json(result: StageResult) -> dict[str, Any]:

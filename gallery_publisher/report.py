@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from gallery_publisher.markdown import code_span, inert
 from gallery_publisher.urls import redact_url
 
 
@@ -102,37 +103,45 @@ def _version_lines(result: JobResult) -> list[str]:
     lines: list[str] = []
     if result.outcome == "dry_run":
         return [
-            f"- Would create: '{v['gallery']}/{v['definition']}/{v['version']}'"
+            f"- Would create: '{inert(v['gallery'])}/{inert(v['definition'])}/{inert(v['version'])}'"
             for v in result.plan["versions"]
         ]
     for version in result.versions:
         if version.state == "AlreadyPublished":
-            lines.append(f"- Already published: '{version.path}' (nothing to do)")
+            lines.append(f"- Already published: '{inert(version.path)}' (nothing to do)")
         elif version.succeeded:
-            lines.append(f"- Created: '{version.path}' in {_duration(version.seconds)}")
+            lines.append(f"- Created: '{inert(version.path)}' in {_duration(version.seconds)}")
         else:
-            error = f": {version.error_code} {version.error_message}".rstrip() if version.error_code else ""
-            lines.append(f"- Failed ({version.state}): '{version.path}'{error}")
+            error = (
+                f": {code_span(f'{version.error_code} {version.error_message}')}"
+                if version.error_code
+                else ""
+            )
+            lines.append(f"- Failed ({inert(version.state)}): '{inert(version.path)}'{error}")
         if version.regions:
-            regions = ", ".join(f"{r.region} {r.state} {r.progress}%" for r in version.regions)
+            regions = inert(", ".join(f"{r.region} {r.state} {r.progress}%" for r in version.regions))
             lines.append(f"  - Regions: {regions}")
     return lines
 
 
 def _source_line(staged: dict[str, Any]) -> str:
     if staged["source_verified"]:
-        return f"- Source verified: ✅ SHA-256 `{staged['source_sha256']}` matches the published .sha256sum"
+        return f"- Source verified: ✅ SHA-256 {code_span(staged['source_sha256'])} matches the published .sha256sum"
     if staged["source_verified"] is False:
-        return f"- Source verified: ❌ {staged.get('source_check') or 'no .sha256sum published'}"
+        return f"- Source verified: ❌ {code_span(staged.get('source_check') or 'no .sha256sum published')}"
     return "- Source verified: ❌ not checked (reused a blob staged before SHA-256 was recorded)"
+
+
+def _error_text(result: JobResult) -> str:
+    return f"{result.error_code} {result.error_message}".strip()
 
 
 def _unplanned_summary(result: JobResult) -> str:
     """When planning itself failed there is no plan to describe: say what failed."""
     image = redact_url(result.plan.get("request", {}).get("image_url", "")).rsplit("/", 1)[-1]
     return (
-        f"**{image}**:\n- Released to Gallery: ❌\n"
-        f"- Failed at step **{result.failed_step}**: {result.error_code} {result.error_message}".rstrip()
+        f"**{code_span(image) or '(no image)'}**:\n- Released to Gallery: ❌\n"
+        f"- Failed at step **{inert(result.failed_step)}**: {code_span(_error_text(result))}".rstrip()
     )
 
 
@@ -144,21 +153,22 @@ def render_markdown(result: JobResult) -> str:
     released = result.outcome == "published" and all(v.succeeded for v in result.versions)
     public = plan["public_requested"] and not plan["public_refused"]
     lines = [
-        f"**{plan['release_string']}** `{plan['timestamp']}`:",
-        f"- Image file: {redact_url(plan['source_url']).rsplit('/', 1)[-1]}",
-        f"- Image URI: {plan['blob_url']}",
+        f"**{inert(plan['release_string'])}** {code_span(plan['timestamp'])}:",
+        # The old summary's shape: both are ours (a name that matched a pattern, a URL built from it).
+        f"- Image file: {inert(redact_url(plan['source_url']).rsplit('/', 1)[-1])}",
+        f"- Image URI: {inert(plan['blob_url'])}",
         *_version_lines(result),
         f"- Released to Gallery: {_mark(released)}"
         + (" (dry run: nothing was written)" if result.outcome == "dry_run" else ""),
         f"- The Gallery is public: {_mark(public)}",
     ]
     if plan["public_refused"]:
-        lines.append(f"- Public gallery refused: {plan['public_refused_reason']}")
-    lines += [f"- Note: {note}" for note in plan.get("notes", [])]
+        lines.append(f"- Public gallery refused: {inert(plan['public_refused_reason'])}")
+    lines += [f"- Note: {inert(note)}" for note in plan.get("notes", [])]
     if result.staged:
         staged = result.staged
         reused = " (reused: staged earlier from the same source)" if staged.get("reused") else ""
-        lines.append(f"- VHD MD5: `{staged['md5']}`, {staged['size']:,} bytes{reused}")
+        lines.append(f"- VHD MD5: {code_span(str(staged['md5']))}, {int(staged['size']):,} bytes{reused}")
         if "source_verified" in staged:  # a staged RAW (a VHD input has no RAW to verify)
             lines.append(_source_line(staged))
     if result.durations:
@@ -166,6 +176,7 @@ def render_markdown(result: JobResult) -> str:
             "- Durations: " + ", ".join(f"{step} {_duration(s)}" for step, s in result.durations.items())
         )
     if result.outcome == "failed":
-        code = f" {result.error_code}" if result.error_code else ""
-        lines.append(f"- Failed at step **{result.failed_step}**:{code} {result.error_message}".rstrip())
+        lines.append(
+            f"- Failed at step **{inert(result.failed_step)}**: {code_span(_error_text(result))}".rstrip()
+        )
     return "\n".join(lines)

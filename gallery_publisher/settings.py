@@ -32,6 +32,7 @@ ENVIRONMENT_VARIABLES = (
             "END_OF_LIFE_DATE", "EXCLUDE_FROM_LATEST", "REPLICATION_MODE", "MATTERMOST_WEBHOOK_URL",
             "MATTERMOST_CHANNEL", "MATTERMOST_USERNAME", "ALLOWED_SOURCE_HOSTS", "BLOB_TRIGGER_DRY_RUN",
             "BLOB_TRIGGER_PUBLIC", "VERSION_DEADLINE_MINUTES", "POLL_SECONDS", "LOCAL_MODE",
+            "ALLOWED_SOURCE_PORTS",
         )
     ),
 )  # fmt: skip
@@ -78,6 +79,7 @@ class Settings:
     mattermost_channel: str = ""
     mattermost_username: str = "gallery-publisher"
     allowed_source_hosts: tuple[str, ...] = ()
+    allowed_source_ports: tuple[int, ...] = (443,)  # of https sources (plain http is local mode only)
     blob_trigger_dry_run: bool = True
     blob_trigger_public: bool = False
     version_deadline_minutes: int = 180
@@ -168,6 +170,14 @@ def _source_hosts(env: Mapping[str, str]) -> tuple[str, ...]:
     return hosts
 
 
+def _source_ports(env: Mapping[str, str]) -> tuple[int, ...]:
+    name = PREFIX + "ALLOWED_SOURCE_PORTS"
+    items = [item.strip() for item in _text(env, name, "443").split(",")]
+    if not all(_DIGITS.fullmatch(item) and 1 <= int(item) <= 65535 for item in items):
+        raise SettingsError(f"{name}={env.get(name)!r} is not allowed: use port numbers like 443,8443")
+    return tuple(dict.fromkeys(int(item) for item in items))
+
+
 def _whole_number(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
     value = _text(env, name, str(default))
     if not _DIGITS.fullmatch(value) or not low <= int(value) <= high:
@@ -254,6 +264,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         mattermost_channel=_text(env, PREFIX + "MATTERMOST_CHANNEL", ""),
         mattermost_username=_text(env, PREFIX + "MATTERMOST_USERNAME", "gallery-publisher"),
         allowed_source_hosts=_source_hosts(env),
+        allowed_source_ports=_source_ports(env),
         blob_trigger_dry_run=parse_bool(
             PREFIX + "BLOB_TRIGGER_DRY_RUN", env.get(PREFIX + "BLOB_TRIGGER_DRY_RUN", "true") or "true"
         ),

@@ -7,6 +7,7 @@ exact offset it had reached, so the caller's running MD5 stays valid and nothing
 from __future__ import annotations
 
 import os
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -247,10 +248,12 @@ class HttpSource:
 
 def _usable_length(response: requests.Response, url: str) -> int:
     length = response.headers.get("Content-Length")
-    if length is None or not length.isascii() or not length.isdigit() or int(length) == 0:
+    # ASCII digits, at most 19 (int() refuses over 4300, and no disk has 20 digits of bytes).
+    if length is None or not re.fullmatch(r"[0-9]{1,19}", length) or int(length) == 0:
         response.close()
+        shown = length if length is None or len(length) <= 40 else length[:40] + "…"
         raise SourceError(
-            f"{url} gives no usable length (Content-Length: {length}); a RAW disk must be served "
+            f"{url} gives no usable length (Content-Length: {shown!r}); a RAW disk must be served "
             "as a plain file with its size, not chunked or compressed on the fly"
         )
     return int(length)

@@ -30,6 +30,12 @@ _DNS_NAME = re.compile(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z
 # 2130706433, 0x7f.1 and 0177.0.0.1 all mean 127.0.0.1 to some library on the way.
 _NUMERIC_LABEL = re.compile(r"(0x[0-9a-f]*|[0-9]+)")
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
+# Public-looking addresses that answer only from inside a cloud: Azure's platform endpoint (the
+# WireServer, which hands out VM extension settings) and Oracle Cloud's metadata service.
+_CLOUD_ENDPOINTS: dict[IPAddress, str] = {
+    ipaddress.IPv4Address("168.63.129.16"): "Azure's platform endpoint (WireServer)",
+    ipaddress.IPv4Address("192.0.0.192"): "a cloud metadata endpoint",
+}
 
 
 class SourceNotAllowedError(PublishError):
@@ -105,6 +111,13 @@ def check_source_url(url: str, settings: Settings) -> None:
         return
     if scheme != "https":
         raise SourceNotAllowedError(f"source URL {shown} must use https (got {scheme})")
+    _, _, port = _host_of(url)
+    if port not in settings.allowed_source_ports:
+        ports = ", ".join(map(str, settings.allowed_source_ports))
+        raise SourceNotAllowedError(
+            f"source URL {shown} uses port {port}; allowed: {ports} "
+            "(set GALLERY_PUBLISHER_ALLOWED_SOURCE_PORTS to add one)"
+        )
     literal = _ip_literal(host)
     if literal is not None and not (settings.local_mode and literal.is_loopback):
         raise SourceNotAllowedError(
@@ -140,6 +153,8 @@ def _embedded_ipv4(address: IPAddress) -> ipaddress.IPv4Address | None:
 def address_problem(address: IPAddress, local_mode: bool) -> str | None:
     """Why a job may not connect to `address`, or None when it may (public; loopback in local mode)."""
     effective = _embedded_ipv4(address) or address
+    if effective in _CLOUD_ENDPOINTS:
+        return _CLOUD_ENDPOINTS[effective]
     if effective.is_loopback:
         return None if local_mode else "a loopback address"
     checks = (

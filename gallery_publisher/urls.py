@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
+
+from gallery_publisher.errors import PublishError
 
 _URL_QUERY = re.compile(r"(https?://[^\s?#'\"]*)[?#][^\s'\"]*")
 
@@ -46,3 +48,61 @@ def blob_account_name(url: str) -> str | None:
         account = parts.path.lstrip("/").split("/", 1)[0]
         return account.lower() or None
     return None
+
+
+class UnsafeUrlPathError(PublishError):
+    """A URL path that could name one object when checked and another when used."""
+
+
+# Markdown and chat syntax (links, images, mentions, HTML): never part of an image's path.
+MARKUP_CHARACTERS = frozenset("[]()!@<>")
+
+
+def _segment_problem(segment: str) -> str | None:
+    if "/" in segment or "\\" in segment:
+        return "an encoded '/' or '\\' in a segment"
+    if segment in (".", ".."):
+        return f"a '{segment}' segment"
+    if any(ord(c) < 32 or ord(c) == 127 for c in segment):
+        return "a control character"
+    if MARKUP_CHARACTERS & set(segment):
+        return f"one of {' '.join(sorted(MARKUP_CHARACTERS))}"
+    return None
+
+
+def decoded_segments(url: str) -> list[str]:
+    """The URL's path segments, each percent-decoded exactly once, so that the object checked is the
+    object used. Refused: an encoded '/' or '\\' (one segment posing as two), '.' and '..' segments
+    (encoded or not), control characters, and Markdown or mention syntax (see MARKUP_CHARACTERS)."""
+    path = urlsplit(url).path if "://" in url else url.split("?", 1)[0]
+    segments = []
+    for raw in path.split("/")[1:]:
+        try:
+            segment = unquote(raw, errors="strict")
+            problem = _segment_problem(segment)
+        except UnicodeDecodeError:
+            problem = "a percent-encoded byte that is not UTF-8"
+        if problem:
+            raise UnsafeUrlPathError(
+                f"the path of {redact_url(url)[:300]!r} has {problem}; give the plain URL of the image, as "
+                "the build or the storage account shows it"
+            )
+        segments.append(segment)
+    return segments
+
+
+def blob_location(url: str, endpoint: str) -> tuple[str, str] | None:
+    """(container, blob name) of a blob URL under `endpoint`, decoded once; None when it is not there."""
+    base = endpoint.rstrip("/") + "/"
+    plain = redact_url(url)
+    if not plain.startswith(base):
+        return None
+    segments = decoded_segments("/" + plain[len(base) :])
+    if len(segments) < 2 or not all(segments):
+        return None
+    return segments[0], "/".join(segments[1:])
+
+
+def canonical_blob_url(endpoint: str, container: str, blob_name: str) -> str:
+    """The one spelling of a blob's URL: each segment encoded as the storage SDK encodes it."""
+    return blob_url(endpoint, quote(container, safe=""), quote(blob_name, safe="~/"))

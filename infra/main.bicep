@@ -45,6 +45,7 @@ param mattermostWebhookUrl string = ''
 param mattermostChannel string = ''
 param mattermostUsername string = 'gallery-publisher'
 param allowedSourceHosts string = '*.s3.amazonaws.com,*.s3.*.amazonaws.com,*.s3-accelerate.amazonaws.com,*.s3-accelerate.dualstack.amazonaws.com'
+param allowedSourcePorts string = '443'
 param blobTriggerDryRun bool = true
 param blobTriggerPublic bool = false
 param versionDeadlineMinutes int = 180
@@ -69,6 +70,13 @@ var useAcr = !empty(acrName)
 
 resource registry 'Microsoft.ContainerRegistry/registries@2023-07-01' existing = if (useAcr) {
   name: acrName
+}
+
+// Signed source URLs of running jobs, kept out of Durable state (gallery_publisher/source_stash.py).
+resource jobSources 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = {
+  parent: imagesBlob
+  name: 'job-sources'
+  properties: { publicAccess: 'None' }
 }
 
 // The Functions runtime's own storage (Durable Functions task hub), apart from the images.
@@ -146,6 +154,7 @@ resource app 'Microsoft.Web/sites@2023-12-01' = {
         { name: 'GALLERY_PUBLISHER_MATTERMOST_CHANNEL', value: mattermostChannel }
         { name: 'GALLERY_PUBLISHER_MATTERMOST_USERNAME', value: mattermostUsername }
         { name: 'GALLERY_PUBLISHER_ALLOWED_SOURCE_HOSTS', value: allowedSourceHosts }
+        { name: 'GALLERY_PUBLISHER_ALLOWED_SOURCE_PORTS', value: allowedSourcePorts }
         { name: 'GALLERY_PUBLISHER_BLOB_TRIGGER_DRY_RUN', value: string(blobTriggerDryRun) }
         { name: 'GALLERY_PUBLISHER_BLOB_TRIGGER_PUBLIC', value: string(blobTriggerPublic) }
         { name: 'GALLERY_PUBLISHER_VERSION_DEADLINE_MINUTES', value: string(versionDeadlineMinutes) }

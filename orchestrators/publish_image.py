@@ -37,7 +37,8 @@ def _version_job(plan: dict[str, Any], version: dict[str, Any], staged: dict[str
     return {
         **version,
         "resource_group": plan["resource_group"],
-        "source_uri": plan["blob_url"],
+        # The URL of the blob client that staged or validated it: one URL, one blob.
+        "source_uri": staged.get("blob_url") or plan["blob_url"],
         "source_md5": staged.get("md5", ""),
         "storage_account_id": plan["storage_account_id"],
         "target_regions": plan["target_regions"],
@@ -103,7 +104,8 @@ def _plan_and_stage(
         status.update(step=step, plan=plan["operations"], container=plan["container"], blob=plan["blob_name"])
         began = context.current_utc_datetime
         if step == "stage":
-            answer = yield from call_activity(context, names.STAGE_RAW, STAGE_RETRY, job | {"plan": plan})
+            staging = job | {"plan": plan, "instance_id": context.instance_id}
+            answer = yield from call_activity(context, names.STAGE_RAW, STAGE_RETRY, staging)
         else:
             answer = yield from _validate(context, plan, wait_for_upload=job.get("wait_for_upload", False))
         durations[step] = _seconds(context, began)
@@ -150,6 +152,10 @@ def publish_image(context: df.DurableOrchestrationContext) -> Generator[Any, Any
     result: dict[str, Any] = {"outcome": "failed", "versions": [], "staged": None}
 
     plan, answer, step = yield from _plan_and_stage(context, job, status, durations)
+    # Staged, failed or never staged: a signed source URL stashed for this job is no longer needed.
+    yield from call_activity(
+        context, names.FORGET_SOURCE_URL, ACTIVITY_RETRY, {"instance_id": context.instance_id}
+    )
     if not answer["ok"]:
         result.update(_failure(step, answer))
     elif plan["dry_run"]:

@@ -189,10 +189,16 @@ def test_the_same_job_twice_at_once_is_one_job(stack: LocalStack) -> None:
 def test_unknown_job_status_is_404(stack: LocalStack) -> None:
     import requests
 
+    unknown = "publish-almalinux_ci-AlmaLinux-9-Azure-9.6-20250522.0.x86_64.raw-0123456789ab"
+    response = requests.get(
+        f"{stack.runner.origin}/api/publish/{unknown}", headers=key_header(stack), timeout=10
+    )
+    assert response.status_code == 404
+    # An id of a shape no starter makes never reaches the Durable API.
     response = requests.get(
         f"{stack.runner.origin}/api/publish/no-such-job", headers=key_header(stack), timeout=10
     )
-    assert response.status_code == 404
+    assert response.status_code == 400
 
 
 def test_staging_progress_is_visible_while_it_runs(stack: LocalStack) -> None:

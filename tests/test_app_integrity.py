@@ -45,7 +45,7 @@ def test_a_source_without_sha256sum_is_published_as_not_verified(stack: LocalSta
     status = run_job(stack, {"image_url": url, "dry_run": False})
     assert status["runtime_status"] == "Completed", status["summary"]
     assert status["output"]["staged"]["source_verified"] is False
-    assert "- Source verified: ❌ no .sha256sum published (HTTP 404" in status["summary"]
+    assert "- Source verified: ❌ `no .sha256sum published (HTTP 404" in status["summary"]
 
 
 def test_a_source_not_matching_its_sha256sum_fails_at_stage_and_publishes_nothing(stack: LocalStack) -> None:

@@ -50,6 +50,7 @@ def test_registered_functions_and_their_triggers() -> None:
         "gallery_version": "orchestrationTrigger",
         "plan_job": "activityTrigger",
         "stage_raw": "activityTrigger",
+        "forget_source_url": "activityTrigger",
         "validate_vhd": "activityTrigger",
         "start_gallery_version": "activityTrigger",
         "poll_gallery_version": "activityTrigger",

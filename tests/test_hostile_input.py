@@ -7,24 +7,39 @@ no new blob and no new gallery version."""
 
 from __future__ import annotations
 
+import ipaddress
 import json
+import os
+import socket
+import threading
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from gallery_publisher.checksum import ChecksumError, parse_sha256sum
 from gallery_publisher.errors import ImageNameError, PublishError, SettingsError
 from gallery_publisher.image_names import parse_image_name
+from gallery_publisher.input_guard import InputRefusedError, check_stage_input
 from gallery_publisher.job_request import RequestError, parse_job_request
+from gallery_publisher.plan import make_plan
+from gallery_publisher.report import JobResult, RegionState, VersionOutcome, render_markdown
 from gallery_publisher.settings import load_settings
-from gallery_publisher.source import RetryPolicy, open_source
-from gallery_publisher.source_policy import SourceGuard, SourceNotAllowedError, check_source_url
+from gallery_publisher.source import RetryPolicy, SourceError, open_source
+from gallery_publisher.source_policy import (
+    SourceGuard,
+    SourceNotAllowedError,
+    address_problem,
+    check_source_url,
+)
 from local.stack import LocalStack, StackOptions, local_stack
-from tests.app_support import key_header, snapshot
+from tests.app_support import key_header, put_vhd_blob, snapshot
 from tests.scripted_server import Answer, ScriptedServer, scripted_server
 
 VALID = "AlmaLinux-9-Azure-9.6-20250522.0.x86_64.raw"
@@ -97,6 +112,16 @@ def _url_cases() -> list[tuple[str, bool]]:
         (f"https://{bucket}/not-an-image.qcow2", True), (f"https://{bucket}/{VALID}/", True),
         (f"javascript://{bucket}/{VALID}", True), (f"data://text/plain,{VALID}", True),
         (f"https://{bucket}\t/{VALID}", True), (f"https://{bucket} /{VALID}", True),
+        # One URL, one object: decoded once, no encoded '/', no '.' or '..' segments (issue 11, part 5).
+        (f"https://{bucket}/9-default/%2e%2e/kitten-10/{VALID}", True), (f"https://{bucket}/a/%2E/{VALID}", True),
+        (f"https://{bucket}/a/./{VALID}", True), (f"https://{bucket}/a%2fb/{VALID}", True),
+        (f"https://{bucket}/a%5C..%5C{VALID}", True), (f"https://{bucket}/%ff/{VALID}", True),
+        (f"https://{bucket}/%2e%2e/{VALID}", True), (f"https://{bucket}/.%2e/{VALID}", True),
+        # Markdown and mentions in a path (part 6).
+        *[(f"https://{bucket}/{bad}/{VALID}", True)
+          for bad in ("@channel", "[x](https:%2F%2Fevil.example)", "![x](y)", "%40here", "%5Bx%5D", "%3Cimg%3E", "a!b", "(x)")],
+        # Ports other than 443 (part 9).
+        (f"https://{bucket}:8443/{VALID}", True), (f"https://{bucket}:80/{VALID}", True), (f"https://{bucket}:22/{VALID}", True),
     ]  # fmt: skip
     return cases
 
@@ -124,6 +149,7 @@ SETTINGS_CASES: list[tuple[str, str]] = [
         "GALLERY_PUBLISHER_MATTERMOST_WEBHOOK_URL": ["http://chat.example/hooks/x", "ftp://x", "http://127.0.0.1/hooks"],
         "GALLERY_PUBLISHER_ALLOWED_SOURCE_HOSTS": ["*", "*.*", "*.com", "evil.example/path", "host:443", "h\u0455.com", "[::1]"],
         "GALLERY_PUBLISHER_NEVER_PUBLIC": ["9 default", "9/default"],
+        "GALLERY_PUBLISHER_ALLOWED_SOURCE_PORTS": ["0", "65536", "443;80", "http", "4 43", "\u0664\u0664\u0663", "443,", "-443"],
     }.items()
     for value in values
 ]  # fmt: skip
@@ -229,6 +255,143 @@ def test_generated_bodies_are_refused_clearly(body: Any) -> None:
         parse_job_request(body, PRODUCTION)
 
 
+# --- issue 11: addresses, lengths, one URL one blob, Markdown, forged activity inputs -----------
+
+CLOUD_ENDPOINTS = ["168.63.129.16", "::ffff:168.63.129.16", "64:ff9b::a83f:8110", "2002:a83f:8110::1",
+                   "192.0.0.192", "::ffff:192.0.0.192"]  # fmt: skip
+
+
+@pytest.mark.parametrize("address", CLOUD_ENDPOINTS)
+def test_cloud_platform_endpoints_are_refused(address: str) -> None:
+    """Azure's WireServer is a public address, reachable only from inside Azure: never a source."""
+    assert address_problem(ipaddress.ip_address(address), local_mode=True)
+    guard = SourceGuard(PRODUCTION, lambda host, port: [address])
+    with pytest.raises(SourceNotAllowedError, match="refusing to connect"):
+        guard.pin(f"https://b.s3.amazonaws.com/{VALID}")
+
+
+def test_other_https_ports_need_the_setting() -> None:
+    url = f"https://b.s3.amazonaws.com:8443/{VALID}"
+    with pytest.raises(SourceNotAllowedError, match="GALLERY_PUBLISHER_ALLOWED_SOURCE_PORTS"):
+        check_source_url(url, PRODUCTION)
+    check_source_url(url, load_settings({"GALLERY_PUBLISHER_ALLOWED_SOURCE_PORTS": "443,8443"}))
+    check_source_url(f"https://b.s3.amazonaws.com:443/{VALID}", PRODUCTION)
+
+
+@contextmanager
+def _answering_with_length(length: str) -> Iterator[str]:
+    """A server whose one answer carries exactly this Content-Length header (no second one)."""
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def serve() -> None:
+        connection, _ = listener.accept()
+        with connection:
+            connection.recv(65536)
+            head = f"HTTP/1.1 200 OK\r\nContent-Length: {length}\r\nConnection: close\r\n\r\n"
+            connection.sendall(head.encode() + bytes(4096))
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}/{VALID}"
+    finally:
+        listener.close()
+        thread.join(timeout=5)
+
+
+@pytest.mark.parametrize("length", ["9" * 5000, "9" * 30, "1e3", "-1", "0x10", "4096, 4096", "\u0664", "0"])
+def test_an_unusable_content_length_is_a_clear_source_error(length: str) -> None:
+    with (
+        _answering_with_length(length) as url,
+        pytest.raises(SourceError, match="no usable length") as refused,
+    ):
+        open_source(url, guard=SourceGuard(LOCAL), policy=RetryPolicy(attempts=1))
+    assert len(str(refused.value)) < 600
+
+
+def test_a_vhd_url_is_decoded_once_and_published_under_one_spelling() -> None:
+    """`%61lmalinux` is `almalinux`: the blob validated and the URI the gallery gets are the same one."""
+    url = "https://almalinux.blob.core.windows.net/9-default/%61lmalinux-9.6-x86_64.20250522-01.vhd"
+    plan = make_plan(parse_job_request({"image_url": url}, PRODUCTION), PRODUCTION)
+    assert (
+        plan.blob_url
+        == "https://almalinux.blob.core.windows.net/9-default/almalinux-9.6-x86_64.20250522-01.vhd"
+    )
+    twice = url.replace("%61", "%2561")  # decoded once, that is a name no pattern accepts
+    with pytest.raises(ImageNameError):
+        parse_job_request({"image_url": twice}, PRODUCTION)
+    dotted = "https://almalinux.blob.core.windows.net/9-default/%2e%2e/kitten-10/AlmaLinux-Kitten-Azure-10-20250813.0.x86_64.vhd"
+    with pytest.raises(RequestError, match=r"'\.\.' segment"):
+        parse_job_request({"image_url": dotted}, PRODUCTION)
+
+
+HOSTILE_TEXTS = [
+    "@channel look at [this](https://evil.example) ![x](https://evil.example/t.png) <img src=x onerror=alert(1)>",
+    "`` `@all` `` and ```\n@here\n```", "line one\n\n@here [a]: https://evil.example", "\u2028@channel\r\n<!-- -->",
+    "[![badge](https://evil.example/b.svg)](https://evil.example)", "<https://evil.example> <@U123> <!channel>",
+]  # fmt: skip
+
+
+def _assert_inert(summary: str) -> None:
+    for line in summary.splitlines():
+        assert line.count("`") % 2 == 0, line  # every code span closed where it was opened
+    assert not set("@[]!<") & set(summary), summary
+    assert "\n\n" not in summary and "\u2028" not in summary
+
+
+@pytest.mark.parametrize("text", HOSTILE_TEXTS)
+def test_hostile_checksum_lines_are_inert_in_the_summary(text: str) -> None:
+    """A source bucket's .sha256sum line is quoted in the error; the summary shows it inert."""
+    with pytest.raises(ChecksumError) as refused:
+        parse_sha256sum(text.replace("\n", " ") + "\n", VALID)
+    plan = make_plan(
+        parse_job_request({"image_url": f"https://b.s3.amazonaws.com/{VALID}"}, PRODUCTION), PRODUCTION
+    )
+    failed = JobResult(plan=plan.to_json(), outcome="failed", failed_step="stage", error_code="Checksum",
+                       error_message=str(refused.value))  # fmt: skip
+    _assert_inert(render_markdown(failed))
+
+
+@pytest.mark.parametrize("text", HOSTILE_TEXTS)
+def test_hostile_azure_error_texts_are_inert_in_the_summary(text: str) -> None:
+    plan = make_plan(
+        parse_job_request({"image_url": f"https://b.s3.amazonaws.com/{VALID}"}, PRODUCTION), PRODUCTION
+    )
+    version = VersionOutcome("almalinux_ci", "almalinux-9-gen1", "9.6.2025052201", "Failed",
+                             (RegionState(text, text, 40),), 1.0, text, text)  # fmt: skip
+    failed = JobResult(plan=plan.to_json(), outcome="failed", versions=(version,), failed_step="publish",
+                       error_code=text, error_message=text,
+                       staged={"md5": text, "size": 512, "source_verified": False, "source_check": text})  # fmt: skip
+    _assert_inert(render_markdown(failed))
+    # A forged input whose image name was never parsed is shown inert too.
+    unplanned = JobResult(plan={"request": {"image_url": f"https://h/{text}"}}, outcome="failed",
+                          failed_step="plan", error_message=text)  # fmt: skip
+    _assert_inert(render_markdown(unplanned))
+
+
+def _stage_plan(source: str) -> dict[str, Any]:
+    return make_plan(
+        parse_job_request({"image_url": source, "dry_run": False}, PRODUCTION), PRODUCTION
+    ).to_json()
+
+
+def test_forged_stage_inputs_are_refused() -> None:
+    kitten = "https://b.s3.amazonaws.com/AlmaLinux-Kitten-Azure-10-20250813.0.x86_64.raw"
+    plan = _stage_plan(f"https://b.s3.amazonaws.com/{VALID}")
+    check_stage_input(plan, f"https://b.s3.amazonaws.com/{VALID}?X-Amz-Signature=s", PRODUCTION)
+    forged = {
+        "another source than planned": (plan, kitten),
+        "another container": (plan | {"container": "kitten-10"}, f"https://b.s3.amazonaws.com/{VALID}"),
+        "another blob name": (plan | {"blob_name": "almalinux-9.6-x86_64.20250522-07.vhd"}, f"https://b.s3.amazonaws.com/{VALID}"),
+        "kitten to public": (_stage_plan(kitten) | {"gallery": "almalinux"}, kitten),
+        "a host not allowed": (plan | {"source_url": f"https://evil.example/{VALID}"}, f"https://evil.example/{VALID}"),
+        "an encoded ..": (plan | {"source_url": f"https://b.s3.amazonaws.com/a/%2e%2e/{VALID}"}, f"https://b.s3.amazonaws.com/a/%2e%2e/{VALID}"),
+    }  # fmt: skip
+    for bad_plan, source in forged.values():
+        with pytest.raises(InputRefusedError, match="nothing was written"):
+            check_stage_input(bad_plan, source, PRODUCTION)
+
+
 # --- the HTTP starter of the real app, on the local stack --------------------------------------
 
 
@@ -314,6 +477,85 @@ def test_generated_bodies_get_a_400_from_the_starter(stack: LocalStack, body: An
     response = _post(stack, raw)
     assert response.status_code == 400, (raw[:200], response.text[:200])
     assert stack.runner.statuses() == []
+
+
+BAD_JOB_IDS = ["x", "...", "publish-a-b", "publish-almalinux_ci-" + VALID + "-0123456789ab:almalinux-9-gen1",
+               "publish-almalinux_ci-" + VALID + "-0123456789AB", "%2e%2e", "publish-%2F-0123456789ab",
+               "publish-" + "a" * 400 + "-0123456789ab", "@publish-a-0123456789ab", "publish-a b-0123456789ab"]  # fmt: skip
+
+
+def test_the_status_route_refuses_ids_it_never_made(stack: LocalStack) -> None:
+    for bad in BAD_JOB_IDS:
+        response = requests.get(
+            f"{stack.runner.origin}/api/publish/{quote(bad, safe='')}", headers=key_header(stack), timeout=30
+        )
+        assert response.status_code == 400, (bad, response.status_code, response.text[:200])
+        assert "not a job id" in response.json()["error"]
+    missing = requests.get(
+        f"{stack.runner.origin}/api/publish/publish-almalinux_ci-{VALID}-0123456789ab",
+        headers=key_header(stack),
+        timeout=30,
+    )
+    assert missing.status_code == 404
+
+
+def _forged_version(stack: LocalStack, container: str, name: str, **fields: Any) -> dict[str, Any]:
+    """A `gallery_version` input as publish_image would make it, with `fields` forged."""
+    return {
+        "gallery": "almalinux_ci", "definition": "", "version": "", "hyper_v_generation": "V2",
+        "architecture": "x64", "location": "eastus", "resource_group": "rg-alma-images",
+        "source_uri": f"{stack.azurite.blob_endpoint}/{container}/{name}", "source_md5": "",
+        "storage_account_id": load_settings(os.environ).storage_account_id,
+        "target_regions": [{"name": "eastus", "replicas": 1}], "storage_account_type": "Standard_LRS",
+        "replication_mode": "Full", "exclude_from_latest": False, "end_of_life_date": None,
+        "deadline_minutes": 60, "poll_seconds": 5, **fields,
+    }  # fmt: skip
+
+
+KITTEN_VHD = ("kitten-10", "AlmaLinux-Kitten-Azure-10-20250813.0.x86_64.vhd")
+TEN_VHD = ("almalinux-10", "AlmaLinux-10-Azure-10.0-20250529.0.x86_64.vhd")
+SIXTY_FOUR_K_VHD = ("9-arm64-64k", "AlmaLinux-Azure-9.6-202505220-64k.aarch64.vhd")
+NINE_VHD = ("9-default", "almalinux-9.6-x86_64.20250522-01.vhd")
+FORGED_VERSIONS: list[tuple[str, tuple[str, str], dict[str, Any], str]] = [
+    ("Kitten to public", KITTEN_VHD, {"gallery": "almalinux", "definition": "almalinux-ci-kitten-10-x64-gen2",
+     "version": "10.20250813.0"}, "never published to the public gallery"),
+    ("10.x to public", TEN_VHD, {"gallery": "almalinux", "definition": "almalinux-10-gen2", "version": "10.0.202505290"},
+     "never published to the public gallery"),
+    ("64k to public", SIXTY_FOUR_K_VHD, {"gallery": "almalinux", "definition": "almalinux-9-arm64-64k",
+     "version": "9.6.202505220", "architecture": "Arm64"}, "never published to the public gallery"),
+    ("wrong version", NINE_VHD, {"definition": "almalinux-9-gen2", "version": "9.6.2025052299"},
+     "is version 9.6.2025052201"),
+    ("wrong definition", KITTEN_VHD, {"definition": "almalinux-9-gen2", "version": "10.20250813.0"},
+     "goes to almalinux-ci-kitten-10-x64-gen1 and almalinux-ci-kitten-10-x64-gen2"),
+    ("another gallery", NINE_VHD, {"gallery": "someone_else", "definition": "almalinux-9-gen2",
+     "version": "9.6.2025052201"}, "neither the CI gallery"),
+    ("foreign account", NINE_VHD, {"definition": "almalinux-9-gen2", "version": "9.6.2025052201",
+     "source_uri": "https://evil.blob.core.windows.net/9-default/almalinux-9.6-x86_64.20250522-01.vhd"},
+     "not a blob of the configured storage account"),
+    ("foreign account id", NINE_VHD, {"definition": "almalinux-9-gen2", "version": "9.6.2025052201",
+     "storage_account_id": "/subscriptions/x/resourceGroups/y/providers/Microsoft.Storage/storageAccounts/evil"},
+     "is not the configured one"),
+    ("a .. in the source", NINE_VHD, {"definition": "almalinux-9-gen2", "version": "9.6.2025052201",
+     "source_uri": "{endpoint}/9-default/%2e%2e/kitten-10/AlmaLinux-Kitten-Azure-10-20250813.0.x86_64.vhd"}, "'..' segment"),
+]  # fmt: skip
+
+
+def test_forged_gallery_version_inputs_publish_nothing(stack: LocalStack) -> None:
+    """What a holder of the system key could start directly: each is refused, naming why."""
+    for container, name in {KITTEN_VHD, TEN_VHD, SIXTY_FOUR_K_VHD, NINE_VHD}:
+        put_vhd_blob(stack, container, name)
+    before = snapshot(stack)[1]
+    for number, (case, (container, name), fields, reason) in enumerate(FORGED_VERSIONS):
+        if "source_uri" in fields:
+            fields = fields | {
+                "source_uri": fields["source_uri"].replace("{endpoint}", stack.azurite.blob_endpoint)
+            }
+        instance_id = stack.runner.start_new("gallery_version", _forged_version(stack, container, name, **fields),
+                                             f"forged-{number}")  # fmt: skip
+        outcome = stack.runner.wait_for(instance_id, 60).output
+        assert outcome["state"] == "Failed" and outcome["error_code"] == "InputRefused", (case, outcome)
+        assert reason in outcome["error_message"], (case, outcome["error_message"])
+    assert snapshot(stack)[1] == before
 
 
 def test_hostile_case_count() -> None:

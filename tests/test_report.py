@@ -83,12 +83,12 @@ def test_failure_names_the_step_and_the_azure_error() -> None:
     )
     text = render_markdown(result)
     assert (
-        "- Failed (Failed): 'almalinux_ci/almalinux-9-gen2/9.6.2025052201': ReplicationJobsNotCompleted"
+        "- Failed (Failed): 'almalinux_ci/almalinux-9-gen2/9.6.2025052201': `ReplicationJobsNotCompleted"
         in text
     )
     assert "West US 2 Failed 40%" in text
     assert "- Released to Gallery: ❌" in text
-    assert "- Failed at step **publish**: ReplicationJobsNotCompleted 1 of 2 versions failed" in text
+    assert "- Failed at step **publish**: `ReplicationJobsNotCompleted 1 of 2 versions failed`" in text
 
 
 def test_refused_public_request_is_stated() -> None:
@@ -111,7 +111,7 @@ def _staged(verified: bool | None, check: str = "") -> dict[str, object]:
 def test_an_unverified_source_is_stated() -> None:
     check = "no .sha256sum published (HTTP 404 for https://b.s3.amazonaws.com/x.raw.sha256sum)"
     result = JobResult(plan=_plan(), outcome="published", staged=_staged(False, check))
-    assert f"- Source verified: ❌ {check}" in render_markdown(result).splitlines()
+    assert f"- Source verified: ❌ `{check}`" in render_markdown(result).splitlines()
     reused = JobResult(plan=_plan(), outcome="published", staged=_staged(None))
     assert "- Source verified: ❌ not checked" in render_markdown(reused)
 
@@ -132,9 +132,9 @@ def test_a_job_that_failed_before_planning_still_says_what_failed() -> None:
         error_message="preflight failed",
     )  # fmt: skip
     assert render_markdown(result).splitlines() == [
-        "**AlmaLinux-9-Azure-9.6-20250522.0.x86_64.raw**:",
+        "**`AlmaLinux-9-Azure-9.6-20250522.0.x86_64.raw`**:",
         "- Released to Gallery: ❌",
-        "- Failed at step **plan**: Gallery preflight failed",
+        "- Failed at step **plan**: `Gallery preflight failed`",
     ]
 
 

@@ -2,8 +2,10 @@
 
 Secrets: the signature of a presigned source URL, the function key the client sends, the Mattermost
 webhook's secret path, and the storage account key of the connection string. Scanned: every log
-record at DEBUG (ours, the Azure SDKs', urllib3's), every custom status an orchestration set, the
-outputs, what the status API answered, the summary, and the notification posted.
+record at DEBUG (ours, the Azure SDKs', urllib3's), the 202 of the start, every custom status an
+orchestration set, the outputs, the stored history of every instance (inputs, activity inputs and
+results), what the status API answered, the summary, and the notification posted. On every path:
+published, dry run, and failed at plan, stage, validate and publish.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 import pytest
 import requests
 
+from gallery_publisher.source_stash import CONTAINER, discard_source_url, stash_source_url
 from local.azurite import ACCOUNT_KEY
 from local.stack import LocalStack, StackOptions, local_stack
 from tests.app_support import put_raw
@@ -61,38 +64,118 @@ def _follow(stack: LocalStack, instance_id: str) -> list[dict[str, Any]]:
         threading.Event().wait(0.1)
 
 
+def _signed(url: str) -> str:
+    return url + f"?X-Amz-Signature={SIGNATURE}&X-Amz-Expires=3600"
+
+
+def _run_and_scan(
+    stack: LocalStack, webhook: FakeWebhook, caplog: pytest.LogCaptureFixture, body: dict[str, Any]
+) -> dict[str, Any]:
+    """Run a job to its end; assert no secret is in anything it emitted; return its last status."""
+    caplog.set_level(logging.DEBUG)
+    webhook.bodies.clear()
+    started = requests.post(
+        f"{stack.runner.origin}/api/publish",
+        json=body | {"notify": True},
+        headers={"x-functions-key": FUNCTION_KEY},
+        timeout=30,
+    )
+    assert started.status_code == 202, started.text
+    # Our own route only: the Durable check-status URLs would hand out the task hub's system key.
+    assert set(started.json()) == {"instance_id", "status_url"}
+    instance_id = started.json()["instance_id"]
+    answers = _follow(stack, instance_id)
+    instances = [s for s in stack.runner.statuses() if s.instance_id.startswith(instance_id)]
+    emitted = {
+        "the 202": started.text,
+        "logs": caplog.text,
+        "status answers": json.dumps(answers),
+        "custom statuses": json.dumps([s.custom_status_history for s in instances], default=str),
+        "inputs": json.dumps([s.input for s in instances], default=str),
+        "outputs": json.dumps([s.output for s in instances], default=str),
+        "histories": json.dumps([stack.runner.history(s.instance_id) for s in instances], default=str),
+        "notifications": b"".join(webhook.bodies).decode(),
+    }
+    assert webhook.bodies and emitted["logs"] and "image_url" in emitted["histories"]  # something to scan
+    for secret in (SIGNATURE, FUNCTION_KEY, HOOK_PATH, ACCOUNT_KEY):
+        leaks = [where for where, text in emitted.items() if secret in text]
+        assert leaks == [], f"{secret[:12]}… leaked into {leaks}"
+    # The stash of the signed URL is gone once the job is over, whatever its end.
+    stash = stack.blobs.get_container_client(CONTAINER)
+    assert not stash.exists() or instance_id not in list(stash.list_blob_names())
+    return answers[-1]
+
+
+def _source_saw_the_signature(stack: LocalStack, file_name: str) -> bool:
+    """Staging read the RAW with the signed URL (from the stash), not the stripped one."""
+    return any(
+        record.path.split("?", 1)[0].endswith(f"/{file_name}") and SIGNATURE in record.path
+        for record in stack.source.requests
+    )
+
+
 @pytest.mark.parametrize("dry_run", [False, True])
 def test_no_secret_in_anything_a_job_emits(
     stack: LocalStack, webhook: FakeWebhook, caplog: pytest.LogCaptureFixture, dry_run: bool
 ) -> None:
-    caplog.set_level(logging.DEBUG)
-    webhook.bodies.clear()
     date = "20251101" if not dry_run else "20251102"
-    url = (
-        put_raw(stack, f"AlmaLinux-9-Azure-9.6-{date}.0.aarch64.raw")
-        + f"?X-Amz-Signature={SIGNATURE}&X-Amz-Expires=3600"
+    name = f"AlmaLinux-9-Azure-9.6-{date}.0.aarch64.raw"
+    last = _run_and_scan(
+        stack, webhook, caplog, {"image_url": _signed(put_raw(stack, name)), "dry_run": dry_run}
     )
-    started = requests.post(
-        f"{stack.runner.origin}/api/publish",
-        json={"image_url": url, "dry_run": dry_run, "notify": True},
-        headers={"x-functions-key": FUNCTION_KEY},
-        timeout=30,
+    assert last["runtime_status"] == "Completed", last["summary"]
+    assert _source_saw_the_signature(stack, name) is not dry_run
+
+
+def test_no_secret_when_planning_fails(
+    stack: LocalStack, webhook: FakeWebhook, caplog: pytest.LogCaptureFixture
+) -> None:
+    url = _signed(put_raw(stack, "AlmaLinux-9-Azure-9.6-20251103.0.aarch64.raw"))
+    stack.emulator.set_faults(server_error_every=1)  # the gallery answers nothing but 503
+    try:
+        last = _run_and_scan(stack, webhook, caplog, {"image_url": url, "dry_run": False})
+    finally:
+        stack.emulator.set_faults(server_error_every=0)
+    assert last["runtime_status"] == "Failed" and "Failed at step **plan**" in last["summary"]
+
+
+def test_no_secret_when_staging_fails(
+    stack: LocalStack, webhook: FakeWebhook, caplog: pytest.LogCaptureFixture
+) -> None:
+    name = "AlmaLinux-9-Azure-9.6-20251104.0.aarch64.raw"
+    url = _signed(put_raw(stack, name))
+    stack.raw_path(f"{name}.sha256sum").write_text(f"{'0' * 64}  {name}\n")  # a wrong checksum
+    last = _run_and_scan(stack, webhook, caplog, {"image_url": url, "dry_run": False})
+    assert last["runtime_status"] == "Failed" and "Failed at step **stage**" in last["summary"]
+    assert _source_saw_the_signature(stack, name)
+
+
+def test_no_secret_when_publishing_fails(
+    stack: LocalStack, webhook: FakeWebhook, caplog: pytest.LogCaptureFixture
+) -> None:
+    url = _signed(put_raw(stack, "AlmaLinux-9-Azure-9.6-20251105.0.aarch64.raw"))
+    stack.emulator.set_faults(fail_regions=["eastus"])
+    try:
+        last = _run_and_scan(stack, webhook, caplog, {"image_url": url, "dry_run": False})
+    finally:
+        stack.emulator.set_faults(fail_regions=[])
+    assert last["runtime_status"] == "Failed" and "Failed at step **publish**" in last["summary"]
+
+
+def test_a_vhd_url_loses_its_sas_at_the_start(
+    stack: LocalStack, webhook: FakeWebhook, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The app reads its own account with its own identity: a SAS on a VHD URL is dropped, not stashed."""
+    url = f"{stack.azurite.blob_endpoint}/9-arm64/almalinux-9.6-arm64.20251106-01.vhd?sv=2024&sig={SIGNATURE}"
+    last = _run_and_scan(stack, webhook, caplog, {"image_url": url, "dry_run": False})
+    assert last["runtime_status"] == "Failed" and "Failed at step **validate**" in last["summary"]
+
+
+def test_the_stash_is_private(stack: LocalStack) -> None:
+    stash_source_url(
+        stack.blobs, "publish-test-stash-000000000000", _signed("https://b.s3.amazonaws.com/x.raw")
     )
-    assert started.status_code == 202
-    answers = _follow(stack, started.json()["instance_id"])
-    assert answers[-1]["runtime_status"] == "Completed", answers[-1]["summary"]
-    instances = [
-        s for s in stack.runner.statuses() if s.instance_id.startswith(started.json()["instance_id"])
-    ]
-    assert len(instances) == (1 if dry_run else 2)
-    emitted = {
-        "logs": caplog.text,
-        "status answers": json.dumps(answers),
-        "custom statuses": json.dumps([s.custom_status_history for s in instances], default=str),
-        "outputs": json.dumps([s.output for s in instances], default=str),
-        "notifications": b"".join(webhook.bodies).decode(),
-    }
-    assert webhook.bodies and emitted["logs"]  # the scan has something to scan
-    for secret in (SIGNATURE, FUNCTION_KEY, HOOK_PATH, ACCOUNT_KEY):
-        leaks = [where for where, text in emitted.items() if secret in text]
-        assert leaks == [], f"{secret[:12]}… leaked into {leaks}"
+    container = stack.blobs.get_container_client(CONTAINER)
+    assert container.get_container_properties().public_access is None
+    discard_source_url(stack.blobs, "publish-test-stash-000000000000")
+    assert list(container.list_blob_names()) == []

@@ -5,6 +5,7 @@ go to loopback servers, reached under made-up names in local mode."""
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import ssl
 from collections.abc import Iterator
@@ -168,7 +169,9 @@ def test_pinned_https_keeps_host_sni_and_certificate_of_the_name(tls: tuple[ssl.
     with scripted_server(lambda path: Answer(200, body=b"disk bytes"), tls=context) as server:
         # The name exists nowhere but in this resolver: a connection that resolved it again would fail.
         dns = FakeDns({"disk.images.test": [["127.0.0.1"], ["10.9.9.9"]]})
-        client = GuardedClient(SourceGuard(LOCAL_NAMED, dns))
+        # https on the test server's port, which a setting must allow (443 only by default).
+        settings = dataclasses.replace(LOCAL_NAMED, allowed_source_ports=(server.port,))
+        client = GuardedClient(SourceGuard(settings, dns))
         url = server.url("disk.images.test", "/x.raw", scheme="https")
         response = client.get(url, verify=bundle, timeout=5)
         assert response.content == b"disk bytes"

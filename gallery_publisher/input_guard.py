@@ -1,0 +1,106 @@
+"""Defence in depth: what an activity that writes is asked to do is checked against the rules first.
+
+The planner applies every rule when a request arrives; these checks apply them again where blobs
+and gallery versions are written (staging, starting a version, replacing a failed one), so that an
+orchestration input nobody planned (say, `gallery_version` started directly by a holder of the task
+hub's system key) writes nothing. Everything is re-derived from names with the core's own rules:
+the family from the image or blob name, the container, blob name, definitions and version from the
+family table, the galleries and the account from the settings.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from gallery_publisher.errors import PublishError
+from gallery_publisher.families import Family, family_for
+from gallery_publisher.image_names import ImageName, SourceKind, parse_image_name
+from gallery_publisher.settings import Settings
+from gallery_publisher.source_policy import check_source_url
+from gallery_publisher.urls import blob_location, decoded_segments, redact_url
+
+
+class InputRefusedError(PublishError):
+    """An activity's input that breaks a publishing rule: nothing was written."""
+
+    code = "InputRefused"
+
+
+def _refuse(why: str) -> InputRefusedError:
+    return InputRefusedError(f"input refused, nothing was written: {why}")
+
+
+def check_gallery(gallery: str, family: Family, settings: Settings) -> None:
+    """The CI gallery, or the public one for a family that may be public."""
+    if gallery == settings.public_gallery:
+        if settings.is_never_public(family.key):
+            raise _refuse(
+                f"family {family.key} is never published to the public gallery {gallery} "
+                f"(GALLERY_PUBLISHER_NEVER_PUBLIC={','.join(settings.never_public)})"
+            )
+    elif gallery != settings.ci_gallery:
+        raise _refuse(
+            f"gallery {gallery!r} is neither the CI gallery {settings.ci_gallery} nor the public gallery "
+            f"{settings.public_gallery}"
+        )
+
+
+def _parsed(name: str, kind: SourceKind) -> tuple[ImageName, Family]:
+    try:
+        image = parse_image_name(name)
+    except PublishError as error:
+        raise _refuse(str(error)) from None
+    if image.source_kind is not kind:
+        raise _refuse(f"{image.file_name} is not a .{kind} name")
+    return image, family_for(image)
+
+
+def check_stage_input(plan: dict[str, Any], source_url: str, settings: Settings) -> None:
+    """Staging `source_url` into the plan's blob: the blob is the one the RAW's name gives."""
+    try:
+        check_source_url(source_url, settings)
+        decoded_segments(source_url)
+    except PublishError as error:
+        raise _refuse(str(error)) from None
+    if redact_url(source_url) != plan.get("source_url"):
+        raise _refuse(f"the source {redact_url(source_url)} is not the plan's {plan.get('source_url')}")
+    image, family = _parsed(source_url, SourceKind.RAW)
+    check_gallery(str(plan.get("gallery")), family, settings)
+    index = plan.get("upload_index")
+    expected = family.blob_name(image, index) if isinstance(index, int) else None
+    if plan.get("container") != family.container or plan.get("blob_name") != expected:
+        raise _refuse(
+            f"{image.file_name} is staged as {family.container}/{expected or '<its upload index>'}, "
+            f"not {plan.get('container')}/{plan.get('blob_name')}"
+        )
+
+
+def check_version_input(job: dict[str, Any], settings: Settings) -> None:
+    """Creating (or replacing) a gallery version: gallery, definition, version and source all agree
+    with the rules for the source blob's name, and the blob is in the configured account."""
+    source_uri = str(job.get("source_uri", ""))
+    try:
+        location = blob_location(source_uri, settings.blob_endpoint)
+    except PublishError as error:
+        raise _refuse(str(error)) from None
+    if location is None or urlsplit(source_uri).query or urlsplit(source_uri).fragment:
+        raise _refuse(
+            f"the source {redact_url(source_uri)} is not a blob of the configured storage account "
+            f"({settings.blob_endpoint})"
+        )
+    if job.get("storage_account_id") != settings.storage_account_id:
+        raise _refuse(f"storage account {job.get('storage_account_id')!r} is not the configured one")
+    if job.get("resource_group") != settings.resource_group:
+        raise _refuse(f"resource group {job.get('resource_group')!r} is not {settings.resource_group}")
+    image, family = _parsed(location[1].rsplit("/", 1)[-1], SourceKind.VHD)
+    check_gallery(str(job.get("gallery")), family, settings)
+    definitions = [definition.name for definition in family.definitions]
+    if job.get("definition") not in definitions:
+        raise _refuse(
+            f"{image.file_name} (family {family.key}) goes to {' and '.join(definitions)}, "
+            f"not {job.get('definition')!r}"
+        )
+    version = family.version(image, int(image.index))
+    if job.get("version") != version:
+        raise _refuse(f"{image.file_name} is version {version}, not {job.get('version')!r}")
