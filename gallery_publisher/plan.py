@@ -189,9 +189,10 @@ def _vhd_location(
 def _gallery(request: PublishRequest, family: Family, settings: Settings) -> tuple[str, bool, str]:
     if not request.public_gallery:
         return settings.ci_gallery, False, ""
-    if settings.is_never_public(family.key):
+    rule = settings.never_public_rule(family.key)
+    if rule is not None:
         reason = (
-            f"family {family.key} is never published to the public gallery "
+            f"family {family.key} matches the never-public rule {rule!r} "
             f"(GALLERY_PUBLISHER_NEVER_PUBLIC={','.join(settings.never_public)}); "
             f"publishing to the CI gallery {settings.ci_gallery} instead"
         )

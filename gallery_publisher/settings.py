@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from gallery_publisher.errors import SettingsError
+from gallery_publisher.families import FAMILIES
 
 PREFIX = "GALLERY_PUBLISHER_"
 STORAGE_ACCOUNT_TYPES = ("Standard_LRS", "Standard_ZRS", "Premium_LRS")
@@ -20,6 +21,7 @@ REPLICATION_MODES = ("Full", "Shallow")
 DEFAULT_REGIONS = "eastus=1,germanywestcentral=1,westus2=1,southeastasia=1,southcentralus=1"
 DEFAULT_ALLOWED_SOURCE_HOSTS = "*.s3.amazonaws.com,*.s3.*.amazonaws.com,*.s3-accelerate.amazonaws.com,*.s3-accelerate.dualstack.amazonaws.com"
 MAX_REPLICAS = 100
+DEFAULT_NEVER_PUBLIC = "kitten-*,10-*,9-arm64-64k"
 # Every variable load_settings reads; the README table and infra/main.bicep must list the same.
 ENVIRONMENT_VARIABLES = (
     "AZURE_SUBSCRIPTION_ID",
@@ -85,7 +87,11 @@ class Settings:
     local_mode: bool = False
 
     def is_never_public(self, family_key: str) -> bool:
-        return any(fnmatch.fnmatchcase(family_key, pattern) for pattern in self.never_public)
+        return self.never_public_rule(family_key) is not None
+
+    def never_public_rule(self, family_key: str) -> str | None:
+        """The first GALLERY_PUBLISHER_NEVER_PUBLIC pattern that keeps this family private, if any."""
+        return next((p for p in self.never_public if fnmatch.fnmatchcase(family_key, p)), None)
 
 
 def _text(env: Mapping[str, str], name: str, default: str) -> str:
@@ -154,6 +160,27 @@ def _patterns(env: Mapping[str, str], name: str, default: str, pattern: re.Patte
                 f"{name}: {item!r} is not allowed: use comma-separated names with * wildcards"
             )
     return items
+
+
+def _never_public(env: Mapping[str, str]) -> tuple[str, ...]:
+    """The never-public patterns. Each must match a family key: a typo (`kitten` for `kitten-*`)
+    would otherwise protect nothing, silently. An empty list is refused for the same reason; a
+    deliberately narrower list is fine."""
+    name = PREFIX + "NEVER_PUBLIC"
+    patterns = _patterns(env, name, DEFAULT_NEVER_PUBLIC, _FAMILY_PATTERN)
+    keys = ", ".join(family.key for family in FAMILIES)
+    if not patterns:
+        raise SettingsError(
+            f"{name} is empty, which would let every family into the public gallery: list the family "
+            f"keys that must stay private (default {DEFAULT_NEVER_PUBLIC}); the keys are {keys}"
+        )
+    for pattern in patterns:
+        if not any(fnmatch.fnmatchcase(family.key, pattern) for family in FAMILIES):
+            raise SettingsError(
+                f"{name}: {pattern!r} matches no family key, so it protects nothing: use keys or "
+                f"* patterns over {keys}"
+            )
+    return patterns
 
 
 def _source_hosts(env: Mapping[str, str]) -> tuple[str, ...]:
@@ -242,7 +269,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         storage_account_type=_choice(
             env, PREFIX + "STORAGE_ACCOUNT_TYPE", "Standard_LRS", STORAGE_ACCOUNT_TYPES
         ),
-        never_public=_patterns(env, PREFIX + "NEVER_PUBLIC", "kitten-*,10-*,9-arm64-64k", _FAMILY_PATTERN),
+        never_public=_never_public(env),
         end_of_life_date=parse_end_of_life(
             PREFIX + "END_OF_LIFE_DATE", env.get(PREFIX + "END_OF_LIFE_DATE", "")
         ),

@@ -123,7 +123,7 @@ SETTINGS_CASES: list[tuple[str, str]] = [
         "GALLERY_PUBLISHER_STORAGE_ACCOUNT_ID": ["/etc/passwd", "subscriptions/x"],
         "GALLERY_PUBLISHER_MATTERMOST_WEBHOOK_URL": ["http://chat.example/hooks/x", "ftp://x", "http://127.0.0.1/hooks"],
         "GALLERY_PUBLISHER_ALLOWED_SOURCE_HOSTS": ["*", "*.*", "*.com", "evil.example/path", "host:443", "h\u0455.com", "[::1]"],
-        "GALLERY_PUBLISHER_NEVER_PUBLIC": ["9 default", "9/default"],
+        "GALLERY_PUBLISHER_NEVER_PUBLIC": ["9 default", "9/default", "", " ", ",", "kitten", "kitten-11-*"],
     }.items()
     for value in values
 ]  # fmt: skip
