@@ -46,7 +46,8 @@ def _explained(step: Callable[[], dict[str, Any]]) -> dict[str, Any]:
 def plan_job(job: dict[str, Any]) -> dict[str, Any]:
     def plan() -> dict[str, Any]:
         request = parse_job_request(job["request"], app_settings())
-        return {"plan": publishing.prepare_job(request, app_services()).to_json()}
+        taken = tuple(job.get("taken_blobs", ()))
+        return {"plan": publishing.prepare_job(request, app_services(), taken).to_json()}
 
     return _explained(plan)
 

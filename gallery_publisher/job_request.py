@@ -19,6 +19,7 @@ from gallery_publisher.settings import (
     REPLICATION_MODES,
     Settings,
     TargetRegion,
+    check_replica_caps,
     parse_end_of_life,
     parse_regions,
 )
@@ -57,7 +58,7 @@ def _url_type(value: str | None) -> SourceKind | None:
     return kind
 
 
-def _regions(value: str | list[Any] | None) -> tuple[TargetRegion, ...] | None:
+def _regions(value: str | list[Any] | None, settings: Settings) -> tuple[TargetRegion, ...] | None:
     if value is None:
         return None
     if isinstance(value, list):
@@ -65,9 +66,11 @@ def _regions(value: str | list[Any] | None) -> tuple[TargetRegion, ...] | None:
             raise RequestError('target_regions must be a non-empty list of "region=replicas" strings')
         value = ",".join(value)
     try:
-        return parse_regions("target_regions", value)
+        regions = parse_regions("target_regions", value)
+        check_replica_caps("target_regions", regions, settings.max_regions, settings.max_total_replicas)
     except PublishError as error:
         raise RequestError(str(error)) from None
+    return regions
 
 
 def parse_job_request(body: Any, settings: Settings) -> PublishRequest:
@@ -118,7 +121,7 @@ def parse_job_request(body: Any, settings: Settings) -> PublishRequest:
         dry_run=body.get("dry_run", True),
         public_gallery=body.get("public_gallery", False),
         notify=body.get("notify", False),
-        target_regions=_regions(body.get("target_regions")),
+        target_regions=_regions(body.get("target_regions"), settings),
         end_of_life_date=end_of_life,
         exclude_from_latest=body.get("exclude_from_latest"),
         replication_mode=replication_mode,

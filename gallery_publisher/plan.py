@@ -14,7 +14,7 @@ from urllib.parse import unquote, urlsplit
 from gallery_publisher.errors import PublishError
 from gallery_publisher.families import Family, family_for
 from gallery_publisher.image_names import ImageName, SourceKind, parse_image_name
-from gallery_publisher.settings import Settings, TargetRegion
+from gallery_publisher.settings import Settings, TargetRegion, check_replica_caps
 from gallery_publisher.urls import blob_url, redact_url
 
 
@@ -226,6 +226,9 @@ def make_plan(
         family.version(image, index)  # the index a VHD name carries must fit the family too
         container, url = _vhd_location(request, family, settings, image)
         blob_name = None
+    target_regions = request.target_regions or settings.target_regions
+    # Checked where the request is read too; again here, where every job's regions are decided.
+    check_replica_caps("target_regions", target_regions, settings.max_regions, settings.max_total_replicas)
     version = family.version(image, index)
     versions = tuple(
         VersionPlan(gallery, d.name, version, d.hyper_v_generation, d.architecture)
@@ -250,7 +253,7 @@ def make_plan(
         public_refused_reason=refused_reason,
         storage_account_id=settings.storage_account_id,
         versions=versions,
-        target_regions=request.target_regions or settings.target_regions,
+        target_regions=target_regions,
         storage_account_type=settings.storage_account_type,
         replication_mode=request.replication_mode or settings.replication_mode,
         exclude_from_latest=(

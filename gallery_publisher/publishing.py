@@ -28,7 +28,7 @@ from gallery_publisher.plan import ExistingState, PublishPlan, PublishRequest, m
 from gallery_publisher.settings import Settings, TargetRegion
 from gallery_publisher.source import open_source
 from gallery_publisher.source_policy import SourceGuard
-from gallery_publisher.staging import StageResult, stage_source
+from gallery_publisher.staging import StageOptions, StageResult, stage_source
 from gallery_publisher.vhd_blob import VhdBlob, validate_vhd_blob
 
 
@@ -47,8 +47,13 @@ def definition_targets(request: PublishRequest, settings: Settings) -> list[Defi
     return [DefinitionTarget(plan.gallery, definition) for definition in family.definitions]
 
 
-def read_existing_state(request: PublishRequest, services: Services) -> ExistingState:
-    """Blobs and versions already there for this release, date and type (the upload-index rule)."""
+def read_existing_state(
+    request: PublishRequest, services: Services, taken_blobs: tuple[str, ...] = ()
+) -> ExistingState:
+    """Blobs and versions already there for this release, date and type (the upload-index rule).
+
+    `taken_blobs` are blobs staging refused for this source (a RAW re-uploaded at the same URL has a
+    new ETag, so the blob of the old upload is not its own): they count as used, never as reusable."""
     offline = make_plan(request, services.settings)
     family = family_for(offline.image)
     versions = tuple(
@@ -61,7 +66,11 @@ def read_existing_state(request: PublishRequest, services: Services) -> Existing
     container = services.blobs.get_container_client(family.container)
     prefix = family.blob_prefix(offline.image)
     names = tuple(storage.list_blob_names(container, prefix))
-    earlier = storage.find_blobs_from_source(container, request.image_url, prefix)
+    earlier = [
+        blob
+        for blob in storage.find_blobs_from_source(container, request.image_url, prefix)
+        if blob.name not in taken_blobs
+    ]
     # A complete blob from this source is reused; else an unfinished one is finished under its name.
     earlier.sort(key=lambda blob: not blob.complete)
     return ExistingState(names, versions, earlier[0].name if earlier else None)
@@ -81,10 +90,12 @@ class PreparedJob:
         return plan
 
 
-def prepare_job(request: PublishRequest, services: Services) -> PreparedJob:
+def prepare_job(
+    request: PublishRequest, services: Services, taken_blobs: tuple[str, ...] = ()
+) -> PreparedJob:
     """Check the target definitions (before anything is written), read what exists, plan."""
     definitions = services.gallery.preflight(definition_targets(request, services.settings))
-    existing = read_existing_state(request, services)
+    existing = read_existing_state(request, services, taken_blobs)
     return PreparedJob(make_plan(request, services.settings, existing), definitions, existing)
 
 
@@ -99,7 +110,8 @@ def stage_raw(plan: dict[str, Any], source_url: str, services: Services) -> Stag
     finally:
         checksum_client.close()
     with open_source(source_url, guard=guard) as source:
-        return stage_source(source, blob, checksum=checksum)
+        options = StageOptions(deadline_seconds=services.settings.staging_deadline_minutes * 60.0)
+        return stage_source(source, blob, options=options, checksum=checksum)
 
 
 def validate_vhd(plan: dict[str, Any], services: Services) -> VhdBlob:

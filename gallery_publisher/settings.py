@@ -34,6 +34,8 @@ ENVIRONMENT_VARIABLES = (
             "END_OF_LIFE_DATE", "EXCLUDE_FROM_LATEST", "REPLICATION_MODE", "MATTERMOST_WEBHOOK_URL",
             "MATTERMOST_CHANNEL", "MATTERMOST_USERNAME", "ALLOWED_SOURCE_HOSTS", "BLOB_TRIGGER_DRY_RUN",
             "BLOB_TRIGGER_PUBLIC", "VERSION_DEADLINE_MINUTES", "POLL_SECONDS", "LOCAL_MODE",
+            "STAGING_DEADLINE_MINUTES", "MAX_REGIONS", "MAX_TOTAL_REPLICAS", "CLEANUP_AFTER_HOURS",
+            "CLEANUP_DELETE",
         )
     ),
 )  # fmt: skip
@@ -85,6 +87,11 @@ class Settings:
     version_deadline_minutes: int = 180
     poll_seconds: int = 60
     local_mode: bool = False
+    staging_deadline_minutes: int = 240
+    max_regions: int = 10
+    max_total_replicas: int = 30
+    cleanup_after_hours: int = 72
+    cleanup_delete: bool = False
 
     def is_never_public(self, family_key: str) -> bool:
         return self.never_public_rule(family_key) is not None
@@ -140,6 +147,24 @@ def parse_regions(name: str, value: str) -> tuple[TargetRegion, ...]:
             raise SettingsError(f"{name}: region {region} is listed twice")
         regions.append(TargetRegion(region, int(replicas)))
     return tuple(regions)
+
+
+def check_replica_caps(
+    name: str, regions: tuple[TargetRegion, ...], max_regions: int, max_total_replicas: int
+) -> None:
+    """Refuse more regions, or more replicas in all, than GALLERY_PUBLISHER_MAX_REGIONS and
+    GALLERY_PUBLISHER_MAX_TOTAL_REPLICAS allow: each replica is a full copy of the image, billed."""
+    total = sum(region.replicas for region in regions)
+    if len(regions) > max_regions:
+        raise SettingsError(
+            f"{name}: {len(regions)} regions, over the cap of {max_regions} ({PREFIX}MAX_REGIONS); "
+            "list fewer regions or raise the cap"
+        )
+    if total > max_total_replicas:
+        raise SettingsError(
+            f"{name}: {total} replicas in all, over the cap of {max_total_replicas} "
+            f"({PREFIX}MAX_TOTAL_REPLICAS); ask for fewer replicas or raise the cap"
+        )
 
 
 def parse_end_of_life(name: str, value: str) -> date | None:
@@ -251,6 +276,11 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         raise SettingsError(
             f"{PREFIX}ARM_ENDPOINT={arm_endpoint!r} is not allowed: use a scheme and host only"
         )
+    max_regions = _whole_number(env, PREFIX + "MAX_REGIONS", 10, 1, 100)
+    max_total_replicas = _whole_number(env, PREFIX + "MAX_TOTAL_REPLICAS", 30, 1, 10_000)
+    regions_variable = PREFIX + "TARGET_REGIONS"
+    target_regions = parse_regions(regions_variable, _text(env, regions_variable, DEFAULT_REGIONS))
+    check_replica_caps(regions_variable, target_regions, max_regions, max_total_replicas)
     return Settings(
         ci_gallery=_matching(env, PREFIX + "CI_GALLERY", "almalinux_ci", _GALLERY_NAME, "a gallery name"),
         public_gallery=_matching(
@@ -263,9 +293,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         storage_connection_string=connection_string,
         blob_endpoint=blob_endpoint,
         arm_endpoint=arm_endpoint,
-        target_regions=parse_regions(
-            PREFIX + "TARGET_REGIONS", _text(env, PREFIX + "TARGET_REGIONS", DEFAULT_REGIONS)
-        ),
+        target_regions=target_regions,
         storage_account_type=_choice(
             env, PREFIX + "STORAGE_ACCOUNT_TYPE", "Standard_LRS", STORAGE_ACCOUNT_TYPES
         ),
@@ -290,4 +318,11 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         version_deadline_minutes=_whole_number(env, PREFIX + "VERSION_DEADLINE_MINUTES", 180, 1, 7 * 24 * 60),
         poll_seconds=_whole_number(env, PREFIX + "POLL_SECONDS", 60, 1, 3600),
         local_mode=local_mode,
+        staging_deadline_minutes=_whole_number(env, PREFIX + "STAGING_DEADLINE_MINUTES", 240, 1, 7 * 24 * 60),
+        max_regions=max_regions,
+        max_total_replicas=max_total_replicas,
+        cleanup_after_hours=_whole_number(env, PREFIX + "CLEANUP_AFTER_HOURS", 72, 1, 365 * 24),
+        cleanup_delete=parse_bool(
+            PREFIX + "CLEANUP_DELETE", env.get(PREFIX + "CLEANUP_DELETE", "false") or "false"
+        ),
     )

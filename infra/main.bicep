@@ -40,6 +40,11 @@ param blobTriggerDryRun bool = true
 param blobTriggerPublic bool = false
 param versionDeadlineMinutes int = 180
 param pollSeconds int = 60
+param stagingDeadlineMinutes int = 240
+param maxRegions int = 10
+param maxTotalReplicas int = 30
+param cleanupAfterHours int = 72
+param cleanupDelete bool = false
 
 // The containers of the family table (gallery_publisher/families.py).
 var vhdContainers = ['8-default', '8-arm64', '9-default', '9-arm64', '9-arm64-64k', 'almalinux-10', 'kitten-10']
@@ -138,6 +143,11 @@ resource app 'Microsoft.Web/sites@2023-12-01' = {
         { name: 'GALLERY_PUBLISHER_BLOB_TRIGGER_PUBLIC', value: string(blobTriggerPublic) }
         { name: 'GALLERY_PUBLISHER_VERSION_DEADLINE_MINUTES', value: string(versionDeadlineMinutes) }
         { name: 'GALLERY_PUBLISHER_POLL_SECONDS', value: string(pollSeconds) }
+        { name: 'GALLERY_PUBLISHER_STAGING_DEADLINE_MINUTES', value: string(stagingDeadlineMinutes) }
+        { name: 'GALLERY_PUBLISHER_MAX_REGIONS', value: string(maxRegions) }
+        { name: 'GALLERY_PUBLISHER_MAX_TOTAL_REPLICAS', value: string(maxTotalReplicas) }
+        { name: 'GALLERY_PUBLISHER_CLEANUP_AFTER_HOURS', value: string(cleanupAfterHours) }
+        { name: 'GALLERY_PUBLISHER_CLEANUP_DELETE', value: string(cleanupDelete) }
       ]
     }
   }

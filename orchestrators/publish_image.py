@@ -90,9 +90,12 @@ def _plan_and_stage(
     context: df.DurableOrchestrationContext, job: dict[str, Any], status: _Status, durations: dict[str, float]
 ) -> Generator[Any, Any, tuple[dict[str, Any], dict[str, Any], str]]:
     """Plan, then stage the RAW or validate the VHD. Returns (plan, answer, step of the answer)."""
+    taken: list[str] = []  # blob names staging refused: a re-plan must not pick them again
     for _ in range(MOST_PLANS):
         began = context.current_utc_datetime
-        planned = yield from call_activity_throttled(context, names.PLAN_JOB, ACTIVITY_RETRY, job)
+        planned = yield from call_activity_throttled(
+            context, names.PLAN_JOB, ACTIVITY_RETRY, job | {"taken_blobs": taken}
+        )
         durations["plan"] = _seconds(context, began)
         plan: dict[str, Any] = planned.get("plan") or {}
         if not planned["ok"] or plan["dry_run"]:
@@ -107,6 +110,7 @@ def _plan_and_stage(
         durations[step] = _seconds(context, began)
         if answer.get("error_code") != "BlobNameTaken":
             return plan, answer, step
+        taken.append(plan["blob_name"])
     return plan, answer, step
 
 

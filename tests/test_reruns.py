@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -123,3 +124,39 @@ def test_after_a_failure_at_validate(stack: LocalStack) -> None:
     done = run_job(stack, {"image_url": url, "dry_run": False})
     assert done["runtime_status"] == "Completed", done["summary"]
     assert ("8.10.2025100502", "Succeeded") in versions_of("almalinux-8-gen2")
+
+
+def test_a_raw_reuploaded_at_the_same_url_takes_the_next_upload_index(stack: LocalStack) -> None:
+    name = "AlmaLinux-9-Azure-9.6-20251006.0.x86_64.raw"
+    body = {"image_url": put_raw(stack, name), "dry_run": False}
+    first = run_job(stack, body)
+    assert first["runtime_status"] == "Completed", first["summary"]
+    put_raw(stack, name, seed=9)  # new bytes at the same URL: a new ETag
+    again = run_job(stack, body)
+    assert again["runtime_status"] == "Completed", again["summary"]
+    assert again["output"]["staged"]["reused"] is False
+    assert [b for b in blobs_in(stack, "9-default") if "20251006" in b] == [
+        "almalinux-9.6-x86_64.20251006-01.vhd",
+        "almalinux-9.6-x86_64.20251006-02.vhd",
+    ]
+    assert [v for v in versions_of("almalinux-9-gen1") if v[0].startswith("9.6.20251006")] == [
+        ("9.6.2025100601", "Succeeded"),
+        ("9.6.2025100602", "Succeeded"),
+    ]
+
+
+def test_a_ci_and_a_public_job_for_one_raw_at_once_stage_it_once(stack: LocalStack) -> None:
+    """Two jobs (two instance ids) plan the same blob; one stages it, the other waits on the blob's
+    lease and reuses it: the blob is whole, and both galleries get versions made from it."""
+    name = "AlmaLinux-9-Azure-9.6-20251007.0.x86_64.raw"
+    url = put_raw(stack, name)
+    with ThreadPoolExecutor(2) as pool:
+        jobs = [
+            pool.submit(run_job, stack, {"image_url": url, "dry_run": False, "public_gallery": public})
+            for public in (False, True)
+        ]
+        done = [job.result() for job in jobs]
+    assert [d["runtime_status"] for d in done] == ["Completed", "Completed"], [d["summary"] for d in done]
+    assert sorted(d["output"]["staged"]["reused"] for d in done) == [False, True]
+    assert [b for b in blobs_in(stack, "9-default") if "20251007" in b] == ["almalinux-9.6-x86_64.20251007-01.vhd"]
+    # check_integrity (at the end of the module) downloads the blob and checks it against its MD5.
