@@ -1,7 +1,7 @@
 """Composition root of the Function App: the durable app, its two starters, and its blueprints.
 
 Starters: `POST /api/publish` (the release workflow or a person) and a BlobCreated event from
-Event Grid (a VHD landing in a container). Both start the same `publish_image` orchestration
+Event Grid (a VHD landing in a container). An hourly timer lists (or deletes) staging leftovers. Both start the same `publish_image` orchestration
 under an instance id derived from the image and gallery, so the same job never runs twice.
 """
 
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote
 
@@ -18,6 +19,7 @@ from azure.core.exceptions import ResourceNotFoundError
 
 from activities import blueprint as activities_blueprint
 from activities.services import app_services, app_settings
+from gallery_publisher import leftovers
 from gallery_publisher.errors import PublishError
 from gallery_publisher.families import FAMILIES
 from gallery_publisher.job_request import job_instance_id, parse_job_request
@@ -166,6 +168,16 @@ async def start_from_blob(event: func.EventGridEvent, client: df.DurableOrchestr
     # waits for the upload to finish (a valid footer) instead of failing on a half-written VHD.
     started = await _start(client, request, {"request": body, "wait_for_upload": True})
     log.info("%s for %s", f"started job {started}" if started else "a job is already running", shown)
+
+
+@starters.timer_trigger(schedule="0 17 * * * *", arg_name="timer", run_on_startup=False)
+def clean_up_leftovers(timer: func.TimerRequest) -> None:
+    """Hourly: incomplete blobs our stager left, older than GALLERY_PUBLISHER_CLEANUP_AFTER_HOURS,
+    are listed in the log, and deleted only when GALLERY_PUBLISHER_CLEANUP_DELETE is true."""
+    done = leftovers.clean_up_leftovers(
+        app_services().blobs, app_settings(), sorted(VHD_CONTAINERS), datetime.now(UTC)
+    )
+    log.info("%s", done.describe())
 
 
 def create_app() -> df.DFApp:
