@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote
@@ -22,7 +23,7 @@ from activities.services import app_services, app_settings
 from gallery_publisher import leftovers
 from gallery_publisher.errors import PublishError
 from gallery_publisher.families import FAMILIES
-from gallery_publisher.job_request import job_instance_id, parse_job_request
+from gallery_publisher.job_request import job_id_of, job_instance_id, parse_job_request, run_instance_id
 from gallery_publisher.job_status import shape_job_status
 from gallery_publisher.log_policy import keep_secrets_out_of_logs
 from gallery_publisher.plan import PublishRequest
@@ -47,12 +48,26 @@ def _status_url(req: func.HttpRequest, instance_id: str) -> str:
     return f"{base}/api/publish/{instance_id}"
 
 
+async def _run_id(client: df.DurableOrchestrationClient, job_id: str) -> str:
+    """The instance id of the job's run that is running, else the one its next run gets.
+
+    Each run keeps its own record: starting the same id again would overwrite a finished run's
+    history (a later dry run would erase a real publication's record)."""
+    run = 1
+    while True:
+        instance_id = run_instance_id(job_id, run)
+        status = await client.get_status(instance_id, show_input=False)
+        if not status or status.runtime_status in ACTIVE:
+            return instance_id
+        run += 1
+
+
 async def _start(
     client: df.DurableOrchestrationClient, request: PublishRequest, job: dict[str, Any]
 ) -> str | None:
     """Start the job unless the same one is running; return its instance id, or None when it runs."""
     settings = app_settings()
-    instance_id = job_instance_id(request, settings)
+    instance_id = await _run_id(client, job_instance_id(request, settings))
     existing = await client.get_status(instance_id, show_input=False)
     if existing and existing.runtime_status in ACTIVE:
         return None
@@ -79,8 +94,9 @@ async def start_publish(req: func.HttpRequest, client: df.DurableOrchestrationCl
         request = parse_job_request(body, settings)
     except PublishError as error:
         return _json_response({"error": str(error)}, 400)
-    instance_id = job_instance_id(request, settings)
     started = await _start(client, request, {"request": body, "wait_for_upload": False})
+    # Not started: the run that is running (its id, for the 409).
+    instance_id = started or await _run_id(client, job_instance_id(request, settings))
     status_url = _status_url(req, instance_id)
     if started is None:
         return _json_response(
@@ -126,6 +142,28 @@ async def publish_status(req: func.HttpRequest, client: df.DurableOrchestrationC
     )
     running = status.runtime_status in ACTIVE
     return _json_response(shaped, 202 if running else 200)
+
+
+@starters.route(route="publish/{instance_id}/runs", methods=["GET"])
+@starters.durable_client_input(client_name="client")
+async def publish_runs(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    """Every run of the job that `instance_id` (any of its runs) belongs to, oldest first."""
+    job_id = job_id_of(req.route_params["instance_id"])
+    if not re.fullmatch(r"[A-Za-z0-9_.-]{1,200}", job_id):  # our ids; it goes into the Durable API's URLs
+        return _json_response({"error": "not a job id: letters, digits, '_', '.' and '-' only"}, 400)
+    runs: list[dict[str, Any]] = []
+    while status := await client.get_status(run_instance_id(job_id, len(runs) + 1), show_input=False):
+        output = status.output if isinstance(status.output, dict) else {}
+        runs.append({
+            "instance_id": status.instance_id,
+            "runtime_status": status.runtime_status.value if status.runtime_status else "Unknown",
+            "outcome": (output.get("result") or {}).get("outcome"),
+            "created_time": str(status.created_time or ""),
+            "last_updated_time": str(status.last_updated_time or ""),
+        })  # fmt: skip
+    if not runs:
+        return _json_response({"error": f"no job {job_id}"}, 404)
+    return _json_response({"job_id": job_id, "runs": runs}, 200)
 
 
 def _staged_by_a_job(container: str, blob_name: str) -> bool:

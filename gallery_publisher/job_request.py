@@ -137,3 +137,16 @@ def job_instance_id(request: PublishRequest, settings: Settings) -> str:
     # The readable part helps an operator; the hash keeps ids unique and free of / \ ? #.
     digest = hashlib.sha256(f"{gallery}|{image.file_name}".encode()).hexdigest()[:12]
     return f"publish-{gallery}-{image.file_name}-{digest}"
+
+
+RUN_SUFFIX = re.compile(r"-run([2-9]|[1-9][0-9]+)$")
+
+
+def run_instance_id(job_id: str, run: int) -> str:
+    """The instance id of a job's `run`-th run: the job id itself for the first, then `-run2`, `-run3`…"""
+    return job_id if run == 1 else f"{job_id}-run{run}"
+
+
+def job_id_of(instance_id: str) -> str:
+    """The job id an instance id of any of its runs belongs to."""
+    return RUN_SUFFIX.sub("", instance_id)

@@ -41,7 +41,9 @@ def test_registered_functions_and_their_triggers() -> None:
     assert triggers == {
         "start_publish": "httpTrigger",
         "publish_status": "httpTrigger",
+        "publish_runs": "httpTrigger",
         "start_from_blob": "eventGridTrigger",
+        "clean_up_leftovers": "timerTrigger",
         "publish_image": "orchestrationTrigger",
         "gallery_version": "orchestrationTrigger",
         "plan_job": "activityTrigger",
@@ -60,7 +62,19 @@ def test_registered_functions_and_their_triggers() -> None:
         ["GET"],
         "FUNCTION",
     )
-    for starter in ("start_publish", "publish_status", "start_from_blob"):
+    [runs] = [b for b in bindings["publish_runs"] if b["type"] == "httpTrigger"]
+    assert (runs["route"], runs["methods"], runs["authLevel"]) == (
+        "publish/{instance_id}/runs",
+        ["GET"],
+        "FUNCTION",
+    )
+    [timer] = bindings["clean_up_leftovers"]
+    assert (timer["type"], timer["schedule"], timer["runOnStartup"]) == (
+        "timerTrigger",
+        "0 17 * * * *",
+        False,
+    )
+    for starter in ("start_publish", "publish_status", "publish_runs", "start_from_blob"):
         assert {"direction": "IN", "type": "durableClient", "name": "client"} in bindings[starter]
     # The blob starter gets the Event Grid event (a URL), never a binding that reads blob content.
     assert {b["type"] for b in bindings["start_from_blob"]} == {"durableClient", "eventGridTrigger"}

@@ -8,10 +8,11 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+import requests
 
 from activities.services import app_services
 from local.stack import LocalStack, StackOptions, local_stack
-from tests.app_support import put_raw, put_vhd_blob, run_job
+from tests.app_support import job_status, put_raw, put_vhd_blob, run_job
 from tests.integrity import check_integrity
 
 TIME_SCALE = 0.002
@@ -158,5 +159,27 @@ def test_a_ci_and_a_public_job_for_one_raw_at_once_stage_it_once(stack: LocalSta
         done = [job.result() for job in jobs]
     assert [d["runtime_status"] for d in done] == ["Completed", "Completed"], [d["summary"] for d in done]
     assert sorted(d["output"]["staged"]["reused"] for d in done) == [False, True]
-    assert [b for b in blobs_in(stack, "9-default") if "20251007" in b] == ["almalinux-9.6-x86_64.20251007-01.vhd"]
+    assert [b for b in blobs_in(stack, "9-default") if "20251007" in b] == [
+        "almalinux-9.6-x86_64.20251007-01.vhd"
+    ]
     # check_integrity (at the end of the module) downloads the blob and checks it against its MD5.
+
+
+def test_every_run_keeps_its_own_record_and_a_later_dry_run_erases_nothing(stack: LocalStack) -> None:
+    body = {"image_url": put_raw(stack, "AlmaLinux-9-Azure-9.6-20251008.0.x86_64.raw"), "dry_run": False}
+    published = run_job(stack, body)
+    assert published["runtime_status"] == "Completed", published["summary"]
+    dry = run_job(stack, {**body, "dry_run": True})
+    job_id = published["instance_id"]
+    assert dry["instance_id"] == f"{job_id}-run2"
+    # The publication's record is still there, whole.
+    assert job_status(stack, job_id)["output"]["outcome"] == "published"
+    assert job_status(stack, f"{job_id}-run2")["output"]["outcome"] == "dry_run"
+    runs = requests.get(f"{stack.runner.origin}/api/publish/{job_id}-run2/runs", timeout=30).json()
+    assert runs["job_id"] == job_id
+    assert [(r["instance_id"], r["outcome"]) for r in runs["runs"]] == [
+        (job_id, "published"),
+        (f"{job_id}-run2", "dry_run"),
+    ]
+    third = run_job(stack, body)
+    assert third["instance_id"] == f"{job_id}-run3" and third["output"]["staged"]["reused"] is True
