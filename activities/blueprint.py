@@ -66,13 +66,30 @@ def stage_raw(job: dict[str, Any]) -> dict[str, Any]:
 def validate_vhd(job: dict[str, Any]) -> dict[str, Any]:
     def validate() -> dict[str, Any]:
         checked = publishing.validate_vhd(job["plan"], app_services())
-        staged = {"blob_url": checked.blob_url, "md5": checked.content_md5 or "", "size": checked.size}
+        staged = {"blob_url": checked.blob_url, "md5": checked.content_md5 or "", "size": checked.size,
+                  "etag": checked.etag}  # fmt: skip
+        # Hold at the ETag the orchestrator saw stay put ("*": the one just validated).
+        hold = job.get("hold_etag")
+        if hold:
+            etag = checked.etag if hold == "*" else hold
+            staged["snapshot"] = publishing.hold_vhd(job["plan"], etag, app_services())
         return {"staged": staged}
 
     answer = _explained(validate)
     # A VHD still being uploaded (no footer yet) is worth waiting for when a blob event started the job.
     answer["incomplete"] = answer.get("error_code") == "VhdBlobUnfinished"
     return answer
+
+
+@bp.activity_trigger(input_name="job", activity=names.RELEASE_VHD)
+def release_vhd(job: dict[str, Any]) -> dict[str, Any]:
+    """Let the VHD input be written again: the versions made from it are done (or failed)."""
+
+    def release() -> dict[str, Any]:
+        publishing.release_vhd(job["plan"], app_services())
+        return {}
+
+    return _explained(release)
 
 
 def _regions(status: VersionStatus) -> list[dict[str, Any]]:

@@ -75,6 +75,7 @@ class PublishPlan:
     end_of_life_date: date | None
     version_deadline_minutes: int = 180
     poll_seconds: int = 60
+    upload_settle_seconds: int = 120
     dry_run: bool = True
     notes: tuple[str, ...] = field(default=())
 
@@ -138,6 +139,7 @@ class PublishPlan:
             "end_of_life_date": self.end_of_life_date.isoformat() if self.end_of_life_date else None,
             "version_deadline_minutes": self.version_deadline_minutes,
             "poll_seconds": self.poll_seconds,
+            "upload_settle_seconds": self.upload_settle_seconds,
             "dry_run": self.dry_run,
             "operations": self.operations(),
             "notes": list(self.notes),
@@ -264,6 +266,7 @@ def make_plan(
         end_of_life_date=request.end_of_life_date or settings.end_of_life_date,
         version_deadline_minutes=settings.version_deadline_minutes,
         poll_seconds=settings.poll_seconds,
+        upload_settle_seconds=settings.upload_settle_seconds,
         dry_run=request.dry_run,
         notes=tuple(notes),
     )

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from azure.storage.blob import BlobServiceClient
+from azure.storage.blob import BlobClient, BlobServiceClient
 
 from gallery_publisher import __version__, storage
 from gallery_publisher.checksum import fetch_published_sha256
@@ -29,7 +29,7 @@ from gallery_publisher.settings import Settings, TargetRegion
 from gallery_publisher.source import open_source
 from gallery_publisher.source_policy import SourceGuard
 from gallery_publisher.staging import StageOptions, StageResult, stage_source
-from gallery_publisher.vhd_blob import VhdBlob, validate_vhd_blob
+from gallery_publisher.vhd_blob import VhdBlob, hold_validated, release_held, validate_vhd_blob
 
 
 @dataclass(frozen=True)
@@ -114,10 +114,23 @@ def stage_raw(plan: dict[str, Any], source_url: str, services: Services) -> Stag
         return stage_source(source, blob, options=options, checksum=checksum)
 
 
-def validate_vhd(plan: dict[str, Any], services: Services) -> VhdBlob:
+def _vhd_client(plan: dict[str, Any], services: Services) -> BlobClient:
     container = plan["container"]
     name = plan["blob_url"].rsplit(f"/{container}/", 1)[-1]
-    return validate_vhd_blob(services.blobs.get_blob_client(container, name))
+    return services.blobs.get_blob_client(container, name)
+
+
+def validate_vhd(plan: dict[str, Any], services: Services) -> VhdBlob:
+    return validate_vhd_blob(_vhd_client(plan, services))
+
+
+def hold_vhd(plan: dict[str, Any], etag: str, services: Services) -> str:
+    """Hold the plan's VHD as validated (lease and snapshot) until `release_vhd`; the snapshot's id."""
+    return hold_validated(_vhd_client(plan, services), etag)
+
+
+def release_vhd(plan: dict[str, Any], services: Services) -> None:
+    release_held(_vhd_client(plan, services))
 
 
 def stage_result_json(result: StageResult) -> dict[str, Any]:

@@ -35,7 +35,7 @@ ENVIRONMENT_VARIABLES = (
             "MATTERMOST_CHANNEL", "MATTERMOST_USERNAME", "ALLOWED_SOURCE_HOSTS", "BLOB_TRIGGER_DRY_RUN",
             "BLOB_TRIGGER_PUBLIC", "VERSION_DEADLINE_MINUTES", "POLL_SECONDS", "LOCAL_MODE",
             "STAGING_DEADLINE_MINUTES", "MAX_REGIONS", "MAX_TOTAL_REPLICAS", "CLEANUP_AFTER_HOURS",
-            "CLEANUP_DELETE",
+            "CLEANUP_DELETE", "UPLOAD_SETTLE_SECONDS",
         )
     ),
 )  # fmt: skip
@@ -92,6 +92,7 @@ class Settings:
     max_total_replicas: int = 30
     cleanup_after_hours: int = 72
     cleanup_delete: bool = False
+    upload_settle_seconds: int = 120
 
     def is_never_public(self, family_key: str) -> bool:
         return self.never_public_rule(family_key) is not None
@@ -322,6 +323,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         max_regions=max_regions,
         max_total_replicas=max_total_replicas,
         cleanup_after_hours=_whole_number(env, PREFIX + "CLEANUP_AFTER_HOURS", 72, 1, 365 * 24),
+        upload_settle_seconds=_whole_number(env, PREFIX + "UPLOAD_SETTLE_SECONDS", 120, 1, 3600),
         cleanup_delete=parse_bool(
             PREFIX + "CLEANUP_DELETE", env.get(PREFIX + "CLEANUP_DELETE", "false") or "false"
         ),

@@ -45,6 +45,7 @@ param maxRegions int = 10
 param maxTotalReplicas int = 30
 param cleanupAfterHours int = 72
 param cleanupDelete bool = false
+param uploadSettleSeconds int = 120
 
 // The containers of the family table (gallery_publisher/families.py).
 var vhdContainers = ['8-default', '8-arm64', '9-default', '9-arm64', '9-arm64-64k', 'almalinux-10', 'kitten-10']
@@ -148,6 +149,7 @@ resource app 'Microsoft.Web/sites@2023-12-01' = {
         { name: 'GALLERY_PUBLISHER_MAX_TOTAL_REPLICAS', value: string(maxTotalReplicas) }
         { name: 'GALLERY_PUBLISHER_CLEANUP_AFTER_HOURS', value: string(cleanupAfterHours) }
         { name: 'GALLERY_PUBLISHER_CLEANUP_DELETE', value: string(cleanupDelete) }
+        { name: 'GALLERY_PUBLISHER_UPLOAD_SETTLE_SECONDS', value: string(uploadSettleSeconds) }
       ]
     }
   }

@@ -49,6 +49,7 @@ def test_registered_functions_and_their_triggers() -> None:
         "plan_job": "activityTrigger",
         "stage_raw": "activityTrigger",
         "validate_vhd": "activityTrigger",
+        "release_vhd": "activityTrigger",
         "start_gallery_version": "activityTrigger",
         "poll_gallery_version": "activityTrigger",
         "report_job": "activityTrigger",
