@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from azure.core.exceptions import HttpResponseError
+from azure.core.exceptions import AzureError, HttpResponseError
 from azure.storage.blob import BlobClient, BlobLeaseClient
 
 from gallery_publisher.errors import PublishError
@@ -75,7 +75,7 @@ def staging_lease(
         stop.set()
         renewer.join()
         # Expired or lost: another job may hold it now, and nothing of ours is left to protect.
-        with contextlib.suppress(HttpResponseError):
+        with contextlib.suppress(AzureError):
             lease.release()
 
 
@@ -85,5 +85,7 @@ def _renew(lease: BlobLeaseClient, stop: threading.Event, shown: str) -> None:
     while not stop.wait(RENEW_EVERY):
         try:
             lease.renew()
-        except HttpResponseError as error:
-            log.warning("renewing the lease of %s failed (tried again shortly): %s", shown, error.reason)
+        except AzureError as error:  # a refusal or a broken connection alike: the thread must live on
+            log.warning(
+                "renewing the lease of %s failed (tried again shortly): %s", shown, type(error).__name__
+            )

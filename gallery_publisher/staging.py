@@ -223,7 +223,7 @@ class _Upload:
         self.sleep = sleep
         self.next_progress_record = 0.0  # the first chunk is recorded at once
         self.metadata = _source_metadata(source)
-        self.deadline = time.monotonic() + options.deadline_seconds  # run() counts from the start
+        self.deadline = 0.0  # set by run(), from the start of the whole staging
         self.uploaded = 0
         self.uploaded_lock = Lock()
 
