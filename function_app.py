@@ -1,7 +1,7 @@
 """Composition root of the Function App: the durable app, its two starters, and its blueprints.
 
 Starters: `POST /api/publish` (the release workflow or a person) and a BlobCreated event from
-Event Grid (a VHD landing in a container). Both start the same `publish_image` orchestration
+Event Grid (a VHD landing in a container). An hourly timer lists (or deletes) staging leftovers. Both start the same `publish_image` orchestration
 under an instance id derived from the image and gallery, so the same job never runs twice.
 """
 
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote
 
@@ -18,12 +19,18 @@ from azure.core.exceptions import ResourceNotFoundError
 
 from activities import blueprint as activities_blueprint
 from activities.services import app_services, app_settings
+from gallery_publisher import leftovers
 from gallery_publisher.errors import PublishError
 from gallery_publisher.families import FAMILIES
-from gallery_publisher.job_request import is_job_instance_id, job_instance_id, parse_job_request
+from gallery_publisher.job_request import (
+    is_job_instance_id,
+    job_id_of,
+    job_instance_id,
+    parse_job_request,
+    run_instance_id,
+)
 from gallery_publisher.job_status import shape_job_status
 from gallery_publisher.log_policy import keep_secrets_out_of_logs
-from gallery_publisher.plan import PublishRequest
 from gallery_publisher.source_stash import needs_stash, secret_free_body, stash_source_url
 from gallery_publisher.storage import SOURCE_URL, staging_progress
 from gallery_publisher.urls import redact_text, redact_url
@@ -50,12 +57,22 @@ class StartFailed(Exception):
     """start_new failed, and not because the same job is running; the message is redacted."""
 
 
-async def _start(
-    client: df.DurableOrchestrationClient, request: PublishRequest, job: dict[str, Any]
-) -> str | None:
-    """Start the job unless the same one is running; return its instance id, or None when it runs."""
-    settings = app_settings()
-    instance_id = job_instance_id(request, settings)
+async def _run_id(client: df.DurableOrchestrationClient, job_id: str) -> str:
+    """The instance id of the job's run that is running, else the one its next run gets.
+
+    Each run keeps its own record: starting the same id again would overwrite a finished run's
+    history (a later dry run would erase a real publication's record)."""
+    run = 1
+    while True:
+        instance_id = run_instance_id(job_id, run)
+        status = await client.get_status(instance_id, show_input=False)
+        if not status or status.runtime_status in ACTIVE:
+            return instance_id
+        run += 1
+
+
+async def _start(client: df.DurableOrchestrationClient, instance_id: str, job: dict[str, Any]) -> str | None:
+    """Start the run `instance_id` (see _run_id) unless it is running; its id, or None when it runs."""
     existing = await client.get_status(instance_id, show_input=False)
     if existing and existing.runtime_status in ACTIVE:
         return None
@@ -86,12 +103,12 @@ async def start_publish(req: func.HttpRequest, client: df.DurableOrchestrationCl
         request = parse_job_request(body, settings)
     except PublishError as error:
         return _json_response({"error": str(error)}, 400)
-    instance_id = job_instance_id(request, settings)
+    instance_id = await _run_id(client, job_instance_id(request, settings))
     if needs_stash(request):  # the signature stays out of Durable state: see source_stash
         stash_source_url(app_services().blobs, instance_id, request.image_url)
     job = {"request": secret_free_body(body, request), "wait_for_upload": False}
     try:
-        started = await _start(client, request, job)
+        started = await _start(client, instance_id, job)
     except StartFailed as error:
         log.error("job %s could not be started: %s", instance_id, error)
         return _json_response(
@@ -145,6 +162,28 @@ async def publish_status(req: func.HttpRequest, client: df.DurableOrchestrationC
     return _json_response(shaped, 202 if running else 200)
 
 
+@starters.route(route="publish/{instance_id}/runs", methods=["GET"])
+@starters.durable_client_input(client_name="client")
+async def publish_runs(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    """Every run of the job that `instance_id` (any of its runs) belongs to, oldest first."""
+    job_id = job_id_of(req.route_params["instance_id"])
+    if not is_job_instance_id(job_id):  # it goes into the Durable API's URLs
+        return _json_response({"error": "not a job id: use the instance_id the start answered"}, 400)
+    runs: list[dict[str, Any]] = []
+    while status := await client.get_status(run_instance_id(job_id, len(runs) + 1), show_input=False):
+        output = status.output if isinstance(status.output, dict) else {}
+        runs.append({
+            "instance_id": status.instance_id,
+            "runtime_status": status.runtime_status.value if status.runtime_status else "Unknown",
+            "outcome": (output.get("result") or {}).get("outcome"),
+            "created_time": str(status.created_time or ""),
+            "last_updated_time": str(status.last_updated_time or ""),
+        })  # fmt: skip
+    if not runs:
+        return _json_response({"error": f"no job {job_id}"}, 404)
+    return _json_response({"job_id": job_id, "runs": runs}, 200)
+
+
 def _staged_by_a_job(container: str, blob_name: str) -> bool:
     """Blobs our stager writes carry their source in metadata (from the moment they are created)."""
     blob = app_services().blobs.get_blob_client(container, unquote(blob_name))
@@ -185,8 +224,19 @@ async def start_from_blob(event: func.EventGridEvent, client: df.DurableOrchestr
     # A page blob raises BlobCreated when it is created, before its pages are written: the job
     # waits for the upload to finish (a valid footer) instead of failing on a half-written VHD.
     # A StartFailed propagates: the invocation fails and Event Grid delivers the event again.
-    started = await _start(client, request, {"request": body, "wait_for_upload": True})
+    instance_id = await _run_id(client, job_instance_id(request, settings))
+    started = await _start(client, instance_id, {"request": body, "wait_for_upload": True})
     log.info("%s for %s", f"started job {started}" if started else "a job is already running", shown)
+
+
+@starters.timer_trigger(schedule="0 17 * * * *", arg_name="timer", run_on_startup=False)
+def clean_up_leftovers(timer: func.TimerRequest) -> None:
+    """Hourly: incomplete blobs our stager left, older than GALLERY_PUBLISHER_CLEANUP_AFTER_HOURS,
+    are listed in the log, and deleted only when GALLERY_PUBLISHER_CLEANUP_DELETE is true."""
+    done = leftovers.clean_up_leftovers(
+        app_services().blobs, app_settings(), sorted(VHD_CONTAINERS), datetime.now(UTC)
+    )
+    log.info("%s", done.describe())
 
 
 def create_app() -> df.DFApp:

@@ -54,7 +54,8 @@ def _explained(step: Callable[[], dict[str, Any]]) -> dict[str, Any]:
 def plan_job(job: JsonObject) -> JsonObject:
     def plan() -> dict[str, Any]:
         request = parse_job_request(job["request"], app_settings())
-        return {"plan": publishing.prepare_job(request, app_services()).to_json()}
+        taken = tuple(job.get("taken_blobs", ()))
+        return {"plan": publishing.prepare_job(request, app_services(), taken).to_json()}
 
     return _explained(plan)
 
@@ -83,13 +84,30 @@ def forget_source_url(job: JsonObject) -> JsonObject:
 def validate_vhd(job: JsonObject) -> JsonObject:
     def validate() -> dict[str, Any]:
         checked = publishing.validate_vhd(job["plan"], app_services())
-        staged = {"blob_url": checked.blob_url, "md5": checked.content_md5 or "", "size": checked.size}
+        staged = {"blob_url": checked.blob_url, "md5": checked.content_md5 or "", "size": checked.size,
+                  "etag": checked.etag}  # fmt: skip
+        # Hold at the ETag the orchestrator saw stay put ("*": the one just validated).
+        hold = job.get("hold_etag")
+        if hold:
+            etag = checked.etag if hold == "*" else hold
+            staged["snapshot"] = publishing.hold_vhd(job["plan"], etag, app_services())
         return {"staged": staged}
 
     answer = _explained(validate)
     # A VHD still being uploaded (no footer yet) is worth waiting for when a blob event started the job.
     answer["incomplete"] = answer.get("error_code") == "VhdBlobUnfinished"
     return answer
+
+
+@bp.activity_trigger(input_name="job", activity=names.RELEASE_VHD)
+def release_vhd(job: JsonObject) -> JsonObject:
+    """Let the VHD input be written again: the versions made from it are done (or failed)."""
+
+    def release() -> dict[str, Any]:
+        publishing.release_vhd(job["plan"], app_services())
+        return {}
+
+    return _explained(release)
 
 
 def _regions(status: VersionStatus) -> list[dict[str, Any]]:

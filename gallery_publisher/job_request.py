@@ -19,6 +19,7 @@ from gallery_publisher.settings import (
     REPLICATION_MODES,
     Settings,
     TargetRegion,
+    check_replica_caps,
     parse_end_of_life,
     parse_regions,
 )
@@ -26,8 +27,11 @@ from gallery_publisher.source_policy import check_source_url
 from gallery_publisher.urls import UnsafeUrlPathError, decoded_segments
 
 MAX_URL_LENGTH = 4096
-# What job_instance_id makes: gallery and file name (letters, digits, . _ -) and a 12-digit hash.
-_INSTANCE_ID = re.compile(r"publish-[A-Za-z0-9._-]{1,340}-[0-9a-f]{12}", re.ASCII)
+# What job_instance_id makes: gallery and file name (letters, digits, . _ -) and a 12-digit hash,
+# and run_instance_id's `-runN` for the second and later runs.
+_INSTANCE_ID = re.compile(
+    r"publish-[A-Za-z0-9._-]{1,340}-[0-9a-f]{12}(-run([2-9]|[1-9][0-9]{1,5}))?", re.ASCII
+)
 FIELDS: dict[str, type | tuple[type, ...]] = {
     "image_url": str,
     "url_type": str,
@@ -60,7 +64,7 @@ def _url_type(value: str | None) -> SourceKind | None:
     return kind
 
 
-def _regions(value: str | list[Any] | None) -> tuple[TargetRegion, ...] | None:
+def _regions(value: str | list[Any] | None, settings: Settings) -> tuple[TargetRegion, ...] | None:
     if value is None:
         return None
     if isinstance(value, list):
@@ -68,9 +72,11 @@ def _regions(value: str | list[Any] | None) -> tuple[TargetRegion, ...] | None:
             raise RequestError('target_regions must be a non-empty list of "region=replicas" strings')
         value = ",".join(value)
     try:
-        return parse_regions("target_regions", value)
+        regions = parse_regions("target_regions", value)
+        check_replica_caps("target_regions", regions, settings.max_regions, settings.max_total_replicas)
     except PublishError as error:
         raise RequestError(str(error)) from None
+    return regions
 
 
 def parse_job_request(body: Any, settings: Settings) -> PublishRequest:
@@ -125,7 +131,7 @@ def parse_job_request(body: Any, settings: Settings) -> PublishRequest:
         dry_run=body.get("dry_run", True),
         public_gallery=body.get("public_gallery", False),
         notify=body.get("notify", False),
-        target_regions=_regions(body.get("target_regions")),
+        target_regions=_regions(body.get("target_regions"), settings),
         end_of_life_date=end_of_life,
         exclude_from_latest=body.get("exclude_from_latest"),
         replication_mode=replication_mode,
@@ -146,3 +152,16 @@ def job_instance_id(request: PublishRequest, settings: Settings) -> str:
 def is_job_instance_id(text: str) -> bool:
     """Whether `text` has the shape of an id job_instance_id makes (checked before it goes in a URL)."""
     return _INSTANCE_ID.fullmatch(text) is not None
+
+
+RUN_SUFFIX = re.compile(r"-run([2-9]|[1-9][0-9]+)$")
+
+
+def run_instance_id(job_id: str, run: int) -> str:
+    """The instance id of a job's `run`-th run: the job id itself for the first, then `-run2`, `-run3`…"""
+    return job_id if run == 1 else f"{job_id}-run{run}"
+
+
+def job_id_of(instance_id: str) -> str:
+    """The job id an instance id of any of its runs belongs to."""
+    return RUN_SUFFIX.sub("", instance_id)

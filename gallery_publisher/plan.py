@@ -13,7 +13,7 @@ from typing import Any
 from gallery_publisher.errors import PublishError
 from gallery_publisher.families import Family, family_for
 from gallery_publisher.image_names import ImageName, SourceKind, parse_image_name
-from gallery_publisher.settings import Settings, TargetRegion
+from gallery_publisher.settings import Settings, TargetRegion, check_replica_caps
 from gallery_publisher.urls import blob_account_name, blob_location, blob_url, canonical_blob_url, redact_url
 
 
@@ -76,6 +76,7 @@ class PublishPlan:
     end_of_life_date: date | None
     version_deadline_minutes: int = 180
     poll_seconds: int = 60
+    upload_settle_seconds: int = 120
     dry_run: bool = True
     notes: tuple[str, ...] = field(default=())
 
@@ -139,6 +140,7 @@ class PublishPlan:
             "end_of_life_date": self.end_of_life_date.isoformat() if self.end_of_life_date else None,
             "version_deadline_minutes": self.version_deadline_minutes,
             "poll_seconds": self.poll_seconds,
+            "upload_settle_seconds": self.upload_settle_seconds,
             "dry_run": self.dry_run,
             "operations": self.operations(),
             "notes": list(self.notes),
@@ -191,9 +193,10 @@ def _vhd_location(
 def _gallery(request: PublishRequest, family: Family, settings: Settings) -> tuple[str, bool, str]:
     if not request.public_gallery:
         return settings.ci_gallery, False, ""
-    if settings.is_never_public(family.key):
+    rule = settings.never_public_rule(family.key)
+    if rule is not None:
         reason = (
-            f"family {family.key} is never published to the public gallery "
+            f"family {family.key} matches the never-public rule {rule!r} "
             f"(GALLERY_PUBLISHER_NEVER_PUBLIC={','.join(settings.never_public)}); "
             f"publishing to the CI gallery {settings.ci_gallery} instead"
         )
@@ -281,6 +284,9 @@ def make_plan(
         family.version(image, index)  # the index a VHD name carries must fit the family too
         container, url = _vhd_location(request, family, settings, image)
         blob_name = None
+    target_regions = request.target_regions or settings.target_regions
+    # Checked where the request is read too; again here, where every job's regions are decided.
+    check_replica_caps("target_regions", target_regions, settings.max_regions, settings.max_total_replicas)
     version = family.version(image, index)
     versions = tuple(
         VersionPlan(gallery, d.name, version, d.hyper_v_generation, d.architecture)
@@ -322,6 +328,7 @@ def make_plan(
         end_of_life_date=request.end_of_life_date or settings.end_of_life_date,
         version_deadline_minutes=settings.version_deadline_minutes,
         poll_seconds=settings.poll_seconds,
+        upload_settle_seconds=settings.upload_settle_seconds,
         dry_run=request.dry_run,
         notes=tuple(notes),
     )

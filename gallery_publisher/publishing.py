@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-from azure.storage.blob import BlobServiceClient
+from azure.storage.blob import BlobClient, BlobServiceClient
 
 from gallery_publisher import __version__, storage
 from gallery_publisher.checksum import fetch_published_sha256
@@ -29,9 +29,9 @@ from gallery_publisher.plan import ExistingState, PublishPlan, PublishRequest, m
 from gallery_publisher.settings import Settings, TargetRegion
 from gallery_publisher.source import open_source
 from gallery_publisher.source_policy import SourceGuard
-from gallery_publisher.staging import StageResult, stage_source
+from gallery_publisher.staging import StageOptions, StageResult, stage_source
 from gallery_publisher.urls import blob_location, redact_url
-from gallery_publisher.vhd_blob import VhdBlob, validate_vhd_blob
+from gallery_publisher.vhd_blob import VhdBlob, hold_validated, release_held, validate_vhd_blob
 
 
 @dataclass(frozen=True)
@@ -49,8 +49,13 @@ def definition_targets(request: PublishRequest, settings: Settings) -> list[Defi
     return [DefinitionTarget(plan.gallery, definition) for definition in family.definitions]
 
 
-def read_existing_state(request: PublishRequest, services: Services) -> ExistingState:
-    """Blobs and versions already there for this release, date and type (the upload-index rule)."""
+def read_existing_state(
+    request: PublishRequest, services: Services, taken_blobs: tuple[str, ...] = ()
+) -> ExistingState:
+    """Blobs and versions already there for this release, date and type (the upload-index rule).
+
+    `taken_blobs` are blobs staging refused for this source (a RAW re-uploaded at the same URL has a
+    new ETag, so the blob of the old upload is not its own): they count as used, never as reusable."""
     offline = make_plan(request, services.settings)
     family = family_for(offline.image)
     versions = tuple(
@@ -63,7 +68,11 @@ def read_existing_state(request: PublishRequest, services: Services) -> Existing
     container = services.blobs.get_container_client(family.container)
     prefix = family.blob_prefix(offline.image)
     names = tuple(storage.list_blob_names(container, prefix))
-    earlier = storage.find_blobs_from_source(container, request.image_url, prefix)
+    earlier = [
+        blob
+        for blob in storage.find_blobs_from_source(container, request.image_url, prefix)
+        if blob.name not in taken_blobs
+    ]
     # A complete blob from this source is reused; else an unfinished one is finished under its name.
     earlier.sort(key=lambda blob: not blob.complete)
     return ExistingState(names, versions, earlier[0].name if earlier else None)
@@ -83,11 +92,13 @@ class PreparedJob:
         return plan
 
 
-def prepare_job(request: PublishRequest, services: Services) -> PreparedJob:
+def prepare_job(
+    request: PublishRequest, services: Services, taken_blobs: tuple[str, ...] = ()
+) -> PreparedJob:
     """Check the target definitions (before anything is written), read what exists, plan."""
     definitions = services.gallery.preflight(definition_targets(request, services.settings))
     homes = tuple(info.location for info in definitions)
-    existing = replace(read_existing_state(request, services), home_regions=homes)
+    existing = replace(read_existing_state(request, services, taken_blobs), home_regions=homes)
     return PreparedJob(make_plan(request, services.settings, existing), definitions, existing)
 
 
@@ -102,15 +113,30 @@ def stage_raw(plan: dict[str, Any], source_url: str, services: Services) -> Stag
     finally:
         checksum_client.close()
     with open_source(source_url, guard=guard) as source:
-        return stage_source(source, blob, checksum=checksum)
+        options = StageOptions(deadline_seconds=services.settings.staging_deadline_minutes * 60.0)
+        return stage_source(source, blob, options=options, checksum=checksum)
+
+
+def _vhd_client(plan: dict[str, Any], services: Services) -> BlobClient:
+    """The client of the plan's VHD, its URL decoded once (urls.blob_location)."""
+    location = blob_location(plan["blob_url"], services.settings.blob_endpoint)
+    if location is None:
+        raise PublishError(f"{redact_url(plan['blob_url'])} is not a blob of the configured storage account")
+    return services.blobs.get_blob_client(*location)
 
 
 def validate_vhd(plan: dict[str, Any], services: Services) -> VhdBlob:
     """Validate the plan's VHD; the URL it answers (the validated client's) is the one to publish."""
-    location = blob_location(plan["blob_url"], services.settings.blob_endpoint)
-    if location is None:
-        raise PublishError(f"{redact_url(plan['blob_url'])} is not a blob of the configured storage account")
-    return validate_vhd_blob(services.blobs.get_blob_client(*location))
+    return validate_vhd_blob(_vhd_client(plan, services))
+
+
+def hold_vhd(plan: dict[str, Any], etag: str, services: Services) -> str:
+    """Hold the plan's VHD as validated (lease and snapshot) until `release_vhd`; the snapshot's id."""
+    return hold_validated(_vhd_client(plan, services), etag)
+
+
+def release_vhd(plan: dict[str, Any], services: Services) -> None:
+    release_held(_vhd_client(plan, services))
 
 
 def stage_result_json(result: StageResult) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from gallery_publisher.errors import SettingsError
+from gallery_publisher.families import FAMILIES
 
 PREFIX = "GALLERY_PUBLISHER_"
 STORAGE_ACCOUNT_TYPES = ("Standard_LRS", "Standard_ZRS", "Premium_LRS")
@@ -20,6 +21,7 @@ REPLICATION_MODES = ("Full", "Shallow")
 DEFAULT_REGIONS = "eastus=1,germanywestcentral=1,westus2=1,southeastasia=1,southcentralus=1"
 DEFAULT_ALLOWED_SOURCE_HOSTS = "*.s3.amazonaws.com,*.s3.*.amazonaws.com,*.s3-accelerate.amazonaws.com,*.s3-accelerate.dualstack.amazonaws.com"
 MAX_REPLICAS = 100
+DEFAULT_NEVER_PUBLIC = "kitten-*,10-*,9-arm64-64k"
 # Every variable load_settings reads; the README table and infra/main.bicep must list the same.
 ENVIRONMENT_VARIABLES = (
     "AZURE_SUBSCRIPTION_ID",
@@ -33,6 +35,8 @@ ENVIRONMENT_VARIABLES = (
             "MATTERMOST_CHANNEL", "MATTERMOST_USERNAME", "ALLOWED_SOURCE_HOSTS", "BLOB_TRIGGER_DRY_RUN",
             "BLOB_TRIGGER_PUBLIC", "VERSION_DEADLINE_MINUTES", "POLL_SECONDS", "LOCAL_MODE",
             "ALLOWED_SOURCE_PORTS",
+            "STAGING_DEADLINE_MINUTES", "MAX_REGIONS", "MAX_TOTAL_REPLICAS", "CLEANUP_AFTER_HOURS",
+            "CLEANUP_DELETE", "UPLOAD_SETTLE_SECONDS",
         )
     ),
 )  # fmt: skip
@@ -85,9 +89,19 @@ class Settings:
     version_deadline_minutes: int = 180
     poll_seconds: int = 60
     local_mode: bool = False
+    staging_deadline_minutes: int = 240
+    max_regions: int = 10
+    max_total_replicas: int = 30
+    cleanup_after_hours: int = 72
+    cleanup_delete: bool = False
+    upload_settle_seconds: int = 120
 
     def is_never_public(self, family_key: str) -> bool:
-        return any(fnmatch.fnmatchcase(family_key, pattern) for pattern in self.never_public)
+        return self.never_public_rule(family_key) is not None
+
+    def never_public_rule(self, family_key: str) -> str | None:
+        """The first GALLERY_PUBLISHER_NEVER_PUBLIC pattern that keeps this family private, if any."""
+        return next((p for p in self.never_public if fnmatch.fnmatchcase(family_key, p)), None)
 
 
 def _text(env: Mapping[str, str], name: str, default: str) -> str:
@@ -138,6 +152,24 @@ def parse_regions(name: str, value: str) -> tuple[TargetRegion, ...]:
     return tuple(regions)
 
 
+def check_replica_caps(
+    name: str, regions: tuple[TargetRegion, ...], max_regions: int, max_total_replicas: int
+) -> None:
+    """Refuse more regions, or more replicas in all, than GALLERY_PUBLISHER_MAX_REGIONS and
+    GALLERY_PUBLISHER_MAX_TOTAL_REPLICAS allow: each replica is a full copy of the image, billed."""
+    total = sum(region.replicas for region in regions)
+    if len(regions) > max_regions:
+        raise SettingsError(
+            f"{name}: {len(regions)} regions, over the cap of {max_regions} ({PREFIX}MAX_REGIONS); "
+            "list fewer regions or raise the cap"
+        )
+    if total > max_total_replicas:
+        raise SettingsError(
+            f"{name}: {total} replicas in all, over the cap of {max_total_replicas} "
+            f"({PREFIX}MAX_TOTAL_REPLICAS); ask for fewer replicas or raise the cap"
+        )
+
+
 def parse_end_of_life(name: str, value: str) -> date | None:
     if not value.strip():
         return None
@@ -156,6 +188,27 @@ def _patterns(env: Mapping[str, str], name: str, default: str, pattern: re.Patte
                 f"{name}: {item!r} is not allowed: use comma-separated names with * wildcards"
             )
     return items
+
+
+def _never_public(env: Mapping[str, str]) -> tuple[str, ...]:
+    """The never-public patterns. Each must match a family key: a typo (`kitten` for `kitten-*`)
+    would otherwise protect nothing, silently. An empty list is refused for the same reason; a
+    deliberately narrower list is fine."""
+    name = PREFIX + "NEVER_PUBLIC"
+    patterns = _patterns(env, name, DEFAULT_NEVER_PUBLIC, _FAMILY_PATTERN)
+    keys = ", ".join(family.key for family in FAMILIES)
+    if not patterns:
+        raise SettingsError(
+            f"{name} is empty, which would let every family into the public gallery: list the family "
+            f"keys that must stay private (default {DEFAULT_NEVER_PUBLIC}); the keys are {keys}"
+        )
+    for pattern in patterns:
+        if not any(fnmatch.fnmatchcase(family.key, pattern) for family in FAMILIES):
+            raise SettingsError(
+                f"{name}: {pattern!r} matches no family key, so it protects nothing: use keys or "
+                f"* patterns over {keys}"
+            )
+    return patterns
 
 
 def _source_hosts(env: Mapping[str, str]) -> tuple[str, ...]:
@@ -234,6 +287,11 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         raise SettingsError(
             f"{PREFIX}ARM_ENDPOINT={arm_endpoint!r} is not allowed: use a scheme and host only"
         )
+    max_regions = _whole_number(env, PREFIX + "MAX_REGIONS", 10, 1, 100)
+    max_total_replicas = _whole_number(env, PREFIX + "MAX_TOTAL_REPLICAS", 30, 1, 10_000)
+    regions_variable = PREFIX + "TARGET_REGIONS"
+    target_regions = parse_regions(regions_variable, _text(env, regions_variable, DEFAULT_REGIONS))
+    check_replica_caps(regions_variable, target_regions, max_regions, max_total_replicas)
     return Settings(
         ci_gallery=_matching(env, PREFIX + "CI_GALLERY", "almalinux_ci", _GALLERY_NAME, "a gallery name"),
         public_gallery=_matching(
@@ -246,13 +304,11 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         storage_connection_string=connection_string,
         blob_endpoint=blob_endpoint,
         arm_endpoint=arm_endpoint,
-        target_regions=parse_regions(
-            PREFIX + "TARGET_REGIONS", _text(env, PREFIX + "TARGET_REGIONS", DEFAULT_REGIONS)
-        ),
+        target_regions=target_regions,
         storage_account_type=_choice(
             env, PREFIX + "STORAGE_ACCOUNT_TYPE", "Standard_LRS", STORAGE_ACCOUNT_TYPES
         ),
-        never_public=_patterns(env, PREFIX + "NEVER_PUBLIC", "kitten-*,10-*,9-arm64-64k", _FAMILY_PATTERN),
+        never_public=_never_public(env),
         end_of_life_date=parse_end_of_life(
             PREFIX + "END_OF_LIFE_DATE", env.get(PREFIX + "END_OF_LIFE_DATE", "")
         ),
@@ -274,4 +330,12 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         version_deadline_minutes=_whole_number(env, PREFIX + "VERSION_DEADLINE_MINUTES", 180, 1, 7 * 24 * 60),
         poll_seconds=_whole_number(env, PREFIX + "POLL_SECONDS", 60, 1, 3600),
         local_mode=local_mode,
+        staging_deadline_minutes=_whole_number(env, PREFIX + "STAGING_DEADLINE_MINUTES", 240, 1, 7 * 24 * 60),
+        max_regions=max_regions,
+        max_total_replicas=max_total_replicas,
+        cleanup_after_hours=_whole_number(env, PREFIX + "CLEANUP_AFTER_HOURS", 72, 1, 365 * 24),
+        upload_settle_seconds=_whole_number(env, PREFIX + "UPLOAD_SETTLE_SECONDS", 120, 1, 3600),
+        cleanup_delete=parse_bool(
+            PREFIX + "CLEANUP_DELETE", env.get(PREFIX + "CLEANUP_DELETE", "false") or "false"
+        ),
     )

@@ -9,6 +9,7 @@ Memory is bounded by `StageOptions.buffered_chunks` whatever the image size; not
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import time
@@ -18,9 +19,10 @@ from dataclasses import dataclass
 from threading import Lock
 
 from azure.core.exceptions import AzureError, HttpResponseError, ResourceExistsError
-from azure.storage.blob import BlobClient, ContentSettings
+from azure.storage.blob import BlobClient, BlobLeaseClient, ContentSettings
 
 from gallery_publisher import storage, vhd
+from gallery_publisher.blob_lease import staging_lease
 from gallery_publisher.checksum import PublishedChecksum
 from gallery_publisher.errors import PublishError
 from gallery_publisher.source import RawSource
@@ -47,6 +49,12 @@ class BlobNameTakenError(StagingError):
     code = "BlobNameTaken"
 
 
+class StagingDeadlineError(StagingError):
+    """Staging ran past GALLERY_PUBLISHER_STAGING_DEADLINE_MINUTES."""
+
+    code = "StagingDeadlineExceeded"
+
+
 @dataclass(frozen=True)
 class StageOptions:
     chunk_size: int = MAX_PUT_PAGE
@@ -58,6 +66,9 @@ class StageOptions:
     put_backoff: float = 0.5  # seconds before the first retry, doubled each time
     # How often the bytes read so far are written to the blob's metadata, for those watching the job.
     record_progress_every: float = 10.0
+    # The whole staging, waiting for another job's staging of the same blob included, must end
+    # within this; past it the blob is left incomplete (GALLERY_PUBLISHER_STAGING_DEADLINE_MINUTES).
+    deadline_seconds: float = 240 * 60.0
 
 
 @dataclass(frozen=True)
@@ -116,31 +127,63 @@ def stage_source(
     started = time.monotonic()
     blob_size = check_limits(source.size, options.chunk_size)
     existing = storage.blob_state(blob)
-    if existing is not None and existing.staged_from(source.url, source.size, source.etag):
-        assert existing.content_md5 is not None
-        log.info("%s is already staged from %s; reusing it", existing.url, source.url)
-        recorded = existing.source_sha256 or ""
-        verified: bool | None = None
-        if recorded and checksum is not None:
-            verified = _verified(recorded, checksum, existing.url)
-        return StageResult(
-            existing.url, existing.content_md5, existing.size, 0, 0, time.monotonic() - started, True,
-            recorded, verified, checksum.note if checksum and verified is not None else "",
-        )  # fmt: skip
-    if existing is not None and (existing.complete or existing.source_url != source.url):
-        state = "a complete VHD" if existing.complete else "a VHD being staged"
-        raise BlobNameTakenError(
-            f"{existing.url} already holds {state} from {existing.source_url or 'elsewhere'} "
-            f"(ETag {existing.source_etag}), not from {source.url} (ETag {source.etag}); "
-            "refusing to overwrite it: stage to another name (a re-plan picks the next upload index)"
-        )
-    if existing is not None:
-        log.warning(
-            "%s was left incomplete by an earlier run from this source; staging it again", existing.url
-        )
-    return _Upload(source, blob, blob_size, options, progress, sleep, checksum).run(
-        started, create_only=existing is None
+    if existing is None:
+        _create_blob(blob, blob_size, _source_metadata(source))
+    elif existing.complete or existing.source_url != source.url:
+        return _reused_or_refused(existing, source, checksum, started)  # never written again
+    # One writer per blob: a job that finds another staging this blob waits for it, then reuses
+    # what it staged (or finishes what it left), instead of writing under it.
+    with staging_lease(blob, options.deadline_seconds, sleep) as lease:
+        existing = storage.blob_state(blob)
+        assert existing is not None  # a blob with a lease exists
+        if existing.complete or existing.source_url != source.url:
+            return _reused_or_refused(existing, source, checksum, started)
+        return _Upload(source, blob, blob_size, options, progress, sleep, checksum, lease).run(started)
+
+
+def _reused_or_refused(
+    existing: storage.StagedBlob, source: RawSource, checksum: PublishedChecksum | None, started: float
+) -> StageResult:
+    """A complete blob from this very source is reused; anything else at this name is not ours to write."""
+    if existing.staged_from(source.url, source.size, source.etag):
+        return _reused(existing, source, checksum, started)
+    state = "a complete VHD" if existing.complete else "a VHD being staged"
+    raise BlobNameTakenError(
+        f"{existing.url} already holds {state} from {existing.source_url or 'elsewhere'} "
+        f"(ETag {existing.source_etag}), not from {source.url} (ETag {source.etag}); "
+        "refusing to overwrite it: the job plans again and stages to the next upload index"
     )
+
+
+def _source_metadata(source: RawSource) -> dict[str, str]:
+    """What a staged blob records of its source from the moment it exists (the blob watcher and
+    the clean-up of leftovers know our blobs by it)."""
+    metadata = {storage.SOURCE_URL: source.url, storage.SOURCE_SIZE: str(source.size)}
+    if source.etag is not None:
+        metadata[storage.SOURCE_ETAG] = source.etag
+    return metadata
+
+
+def _create_blob(blob: BlobClient, size: int, metadata: dict[str, str]) -> None:
+    """Create the page blob unless it exists; a job that lost the race to create it goes on to the
+    lease, and from there reuses, waits for or refuses what the winner staged."""
+    with contextlib.suppress(ResourceExistsError):
+        blob.create_page_blob(size=size, metadata=metadata, if_none_match="*")
+
+
+def _reused(
+    existing: storage.StagedBlob, source: RawSource, checksum: PublishedChecksum | None, started: float
+) -> StageResult:
+    assert existing.content_md5 is not None
+    log.info("%s is already staged from %s; reusing it", existing.url, source.url)
+    recorded = existing.source_sha256 or ""
+    verified: bool | None = None
+    if recorded and checksum is not None:
+        verified = _verified(recorded, checksum, existing.url)
+    return StageResult(
+        existing.url, existing.content_md5, existing.size, 0, 0, time.monotonic() - started, True,
+        recorded, verified, checksum.note if checksum and verified is not None else "",
+    )  # fmt: skip
 
 
 def _verified(actual: str, checksum: PublishedChecksum, blob_url: str) -> bool:
@@ -166,8 +209,10 @@ class _Upload:
         progress: Callable[[StageProgress], None] | None,
         sleep: Callable[[float], None],
         checksum: PublishedChecksum | None,
+        lease: BlobLeaseClient,
     ) -> None:
         self.source = source
+        self.lease = lease
         self.checksum = checksum
         # SHA-256 of the RAW bytes only (not the padding), updated by the read-ahead thread in order.
         self.source_digest = hashlib.sha256()
@@ -177,25 +222,17 @@ class _Upload:
         self.progress = progress
         self.sleep = sleep
         self.next_progress_record = 0.0  # the first chunk is recorded at once
-        self.metadata = {storage.SOURCE_URL: source.url, storage.SOURCE_SIZE: str(source.size)}
-        if source.etag is not None:
-            self.metadata[storage.SOURCE_ETAG] = source.etag
+        self.metadata = _source_metadata(source)
+        self.deadline = 0.0  # set by run(), from the start of the whole staging
         self.uploaded = 0
         self.uploaded_lock = Lock()
 
-    def run(self, started: float, create_only: bool) -> StageResult:
+    def run(self, started: float) -> StageResult:
+        self.deadline = started + self.options.deadline_seconds  # time spent waiting for the lease counts
         blob_url = redact_url(self.blob.url)
-        # Two jobs that planned the same name race here: only one may create the blob.
         size = self.disk_size + vhd.FOOTER_SIZE
-        try:
-            if create_only:
-                self.blob.create_page_blob(size=size, metadata=self.metadata, if_none_match="*")
-            else:
-                self.blob.create_page_blob(size=size, metadata=self.metadata)
-        except ResourceExistsError:
-            raise BlobNameTakenError(
-                f"{blob_url} was created by another job a moment ago; a re-plan picks the next upload index"
-            ) from None
+        # From empty: pages an earlier, unfinished run wrote must not leak into this VHD.
+        self.blob.create_page_blob(size=size, metadata=self.metadata, lease=self.lease)
         digest = hashlib.md5()
         skipped = self._write_disk(digest)
         source_sha256 = self.source_digest.hexdigest()
@@ -207,9 +244,11 @@ class _Upload:
         md5 = digest.digest()
         # Metadata first, Content-MD5 last: Content-MD5 is what marks the blob complete.
         self.blob.set_blob_metadata(
-            {**self.metadata, storage.MD5: md5.hex(), storage.SOURCE_SHA256: source_sha256}
+            {**self.metadata, storage.MD5: md5.hex(), storage.SOURCE_SHA256: source_sha256}, lease=self.lease
         )
-        self.blob.set_http_headers(ContentSettings(content_type=VHD_CONTENT_TYPE, content_md5=bytearray(md5)))
+        self.blob.set_http_headers(
+            ContentSettings(content_type=VHD_CONTENT_TYPE, content_md5=bytearray(md5)), lease=self.lease
+        )
         return StageResult(
             blob_url=blob_url,
             md5=md5.hex(),
@@ -281,7 +320,9 @@ class _Upload:
         attempts = self.options.put_attempts
         for attempt in range(1, attempts + 1):
             try:
-                self.blob.upload_page(data, offset=offset, length=len(data), validate_content=True)
+                self.blob.upload_page(
+                    data, offset=offset, length=len(data), validate_content=True, lease=self.lease
+                )
                 break
             except AzureError as error:
                 if attempt == attempts or not _transient(error):
@@ -294,13 +335,25 @@ class _Upload:
             self.uploaded += len(data)
 
     def _report(self, bytes_read: int, skipped: int) -> None:
+        self._check_deadline(bytes_read)
         if self.progress is not None:
             self.progress(StageProgress(bytes_read, self.uploaded, skipped, self.source.size))
         # Called by the staging loop itself, so never after the final metadata (which drops this key).
         now = time.monotonic()
         if now >= self.next_progress_record and bytes_read < self.source.size:
-            self.blob.set_blob_metadata({**self.metadata, storage.STAGED_BYTES: str(bytes_read)})
+            self.blob.set_blob_metadata(
+                {**self.metadata, storage.STAGED_BYTES: str(bytes_read)}, lease=self.lease
+            )
             self.next_progress_record = now + self.options.record_progress_every
+
+    def _check_deadline(self, bytes_read: int) -> None:
+        if time.monotonic() > self.deadline:
+            minutes = self.options.deadline_seconds / 60
+            raise StagingDeadlineError(
+                f"staging {self.source.url} did not finish within {minutes:g} minutes "
+                f"({bytes_read} of {self.source.size} bytes read); {redact_url(self.blob.url)} is left "
+                "incomplete: re-run when the source is faster, or raise GALLERY_PUBLISHER_STAGING_DEADLINE_MINUTES"
+            )
 
 
 def _transient(error: AzureError) -> bool:

@@ -49,6 +49,7 @@ class StagedBlob:
     source_etag: str | None
     md5: str | None  # hex, as recorded in metadata
     source_sha256: str | None = None  # hex, as recorded in metadata (absent on older blobs)
+    etag: str = ""  # of the blob itself, when its state was read
 
     @property
     def complete(self) -> bool:
@@ -81,6 +82,7 @@ def _staged_blob(properties: BlobProperties, url: str) -> StagedBlob:
         source_etag=metadata.get(SOURCE_ETAG),
         md5=metadata.get(MD5),
         source_sha256=metadata.get(SOURCE_SHA256),
+        etag=str(properties.etag or ""),
     )
 
 

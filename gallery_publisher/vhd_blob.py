@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import uuid
 from dataclasses import dataclass
 
+from azure.core import MatchConditions
 from azure.core.exceptions import ClientAuthenticationError, HttpResponseError
-from azure.storage.blob import BlobClient
+from azure.storage.blob import BlobClient, BlobLeaseClient
 
 from gallery_publisher import storage, vhd
 from gallery_publisher.errors import PublishError
@@ -28,6 +31,7 @@ class VhdBlob:
     size: int
     disk_size: int
     content_md5: str | None  # hex; None when whoever uploaded it did not record one
+    etag: str = ""  # the state that was validated
 
 
 def validate_vhd_blob(blob: BlobClient) -> VhdBlob:
@@ -60,4 +64,47 @@ def validate_vhd_blob(blob: BlobClient) -> VhdBlob:
         unfinished = footer == bytes(vhd.FOOTER_SIZE)
         kind = VhdBlobUnfinishedError if unfinished else VhdBlobError
         raise kind(f"{url} is not a usable fixed VHD: {error}") from None
-    return VhdBlob(url, state.size, parsed.disk_size, state.content_md5)
+    return VhdBlob(url, state.size, parsed.disk_size, state.content_md5, state.etag)
+
+
+def _hold_lease_id(blob: BlobClient) -> str:
+    """The lease id jobs hold an input VHD with: derived from the blob, so a re-run (or the release
+    step) can take or release it again without the id ever being stored."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"gallery-publisher/{redact_url(blob.url)}"))
+
+
+def hold_validated(blob: BlobClient, etag: str) -> str:
+    """Keep the VHD exactly as validated until the job releases it; return the snapshot's id.
+
+    An infinite lease (conditioned on the validated ETag) stops every other writer while the gallery
+    copies the blob; the snapshot, taken under the lease, keeps the validated bytes. When the blob
+    changed since its validation, VhdBlobUnfinishedError: the upload is still going on."""
+    url = redact_url(blob.url)
+    try:
+        lease = blob.acquire_lease(
+            lease_duration=-1,
+            lease_id=_hold_lease_id(blob),
+            etag=etag,
+            match_condition=MatchConditions.IfNotModified,
+        )
+        try:
+            snapshot = blob.create_snapshot(etag=etag, match_condition=MatchConditions.IfNotModified)
+        except HttpResponseError:
+            lease.release()
+            raise
+    except HttpResponseError as error:
+        if error.status_code == 412:
+            raise VhdBlobUnfinishedError(
+                f"{url} changed after it was validated (ETag {etag}): its upload is still going on"
+            ) from None
+        raise VhdBlobError(
+            f"cannot hold {url} for publishing: {error.reason or error.status_code}; another writer holds "
+            "its lease: end that upload, then re-run"
+        ) from None
+    return str(snapshot["snapshot"])
+
+
+def release_held(blob: BlobClient) -> None:
+    """Release the jobs' lease on an input VHD (nothing to do when it is not held)."""
+    with contextlib.suppress(HttpResponseError):
+        BlobLeaseClient(blob, lease_id=_hold_lease_id(blob)).release()

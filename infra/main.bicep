@@ -50,6 +50,12 @@ param blobTriggerDryRun bool = true
 param blobTriggerPublic bool = false
 param versionDeadlineMinutes int = 180
 param pollSeconds int = 60
+param stagingDeadlineMinutes int = 240
+param maxRegions int = 10
+param maxTotalReplicas int = 30
+param cleanupAfterHours int = 72
+param cleanupDelete bool = false
+param uploadSettleSeconds int = 120
 
 // Built-in role definition ids (https://learn.microsoft.com/azure/role-based-access-control/built-in-roles).
 var roles = {
@@ -70,6 +76,11 @@ var useAcr = !empty(acrName)
 
 resource registry 'Microsoft.ContainerRegistry/registries@2023-07-01' existing = if (useAcr) {
   name: acrName
+}
+
+resource imagesBlob 'Microsoft.Storage/storageAccounts/blobServices@2023-05-01' existing = {
+  parent: images
+  name: 'default'
 }
 
 // Signed source URLs of running jobs, kept out of Durable state (gallery_publisher/source_stash.py).
@@ -159,6 +170,12 @@ resource app 'Microsoft.Web/sites@2023-12-01' = {
         { name: 'GALLERY_PUBLISHER_BLOB_TRIGGER_PUBLIC', value: string(blobTriggerPublic) }
         { name: 'GALLERY_PUBLISHER_VERSION_DEADLINE_MINUTES', value: string(versionDeadlineMinutes) }
         { name: 'GALLERY_PUBLISHER_POLL_SECONDS', value: string(pollSeconds) }
+        { name: 'GALLERY_PUBLISHER_STAGING_DEADLINE_MINUTES', value: string(stagingDeadlineMinutes) }
+        { name: 'GALLERY_PUBLISHER_MAX_REGIONS', value: string(maxRegions) }
+        { name: 'GALLERY_PUBLISHER_MAX_TOTAL_REPLICAS', value: string(maxTotalReplicas) }
+        { name: 'GALLERY_PUBLISHER_CLEANUP_AFTER_HOURS', value: string(cleanupAfterHours) }
+        { name: 'GALLERY_PUBLISHER_CLEANUP_DELETE', value: string(cleanupDelete) }
+        { name: 'GALLERY_PUBLISHER_UPLOAD_SETTLE_SECONDS', value: string(uploadSettleSeconds) }
       ])
     }
   }

@@ -76,14 +76,26 @@ def _seconds(context: df.DurableOrchestrationContext, since: datetime) -> float:
 def _validate(
     context: df.DurableOrchestrationContext, plan: dict[str, Any], wait_for_upload: bool
 ) -> Generator[Any, Any, dict[str, Any]]:
-    """Validate the VHD; a job started by a blob landing waits (on timers) for its upload to end."""
+    """Validate the VHD and hold it as validated (lease and snapshot) until the job ends.
+
+    A job started by a blob landing waits (on timers) for its upload to finish: a valid footer,
+    and the blob's ETag unchanged for `upload_settle_seconds` (a parallel uploader can write the
+    footer before middle pages). Other VHD jobs hold the blob as they validate it."""
     deadline = context.current_utc_datetime + timedelta(minutes=plan["version_deadline_minutes"])
+    hold = None if wait_for_upload else "*"
     while True:
-        answer = yield from call_activity(context, names.VALIDATE_VHD, ACTIVITY_RETRY, {"plan": plan})
+        payload = {"plan": plan, "hold_etag": hold}
+        answer = yield from call_activity(context, names.VALIDATE_VHD, ACTIVITY_RETRY, payload)
         now = context.current_utc_datetime
-        if answer["ok"] or not (wait_for_upload and answer.get("incomplete")) or now >= deadline:
+        if (answer["ok"] and hold) or not (answer["ok"] or (wait_for_upload and answer.get("incomplete"))):
             return answer
-        yield context.create_timer(now + timedelta(seconds=plan["poll_seconds"]))
+        if now >= deadline:
+            return answer if not answer["ok"] else {**answer, "ok": False, "error_code": "UploadNotSettled",
+                "error_message": f"{plan['blob_url']} kept changing until the deadline"}  # fmt: skip
+        # Valid: hold it at this ETag after the settle time, unless it changes meanwhile.
+        hold = answer["staged"]["etag"] if answer["ok"] else None
+        wait = plan["upload_settle_seconds"] if answer["ok"] else plan["poll_seconds"]
+        yield context.create_timer(now + timedelta(seconds=wait))
 
 
 MOST_PLANS = 3  # a planned blob name taken by a concurrent job is planned again, at most this often
@@ -93,9 +105,12 @@ def _plan_and_stage(
     context: df.DurableOrchestrationContext, job: dict[str, Any], status: _Status, durations: dict[str, float]
 ) -> Generator[Any, Any, tuple[dict[str, Any], dict[str, Any], str]]:
     """Plan, then stage the RAW or validate the VHD. Returns (plan, answer, step of the answer)."""
+    taken: list[str] = []  # blob names staging refused: a re-plan must not pick them again
     for _ in range(MOST_PLANS):
         began = context.current_utc_datetime
-        planned = yield from call_activity_throttled(context, names.PLAN_JOB, ACTIVITY_RETRY, job)
+        planned = yield from call_activity_throttled(
+            context, names.PLAN_JOB, ACTIVITY_RETRY, job | {"taken_blobs": taken}
+        )
         durations["plan"] = _seconds(context, began)
         plan: dict[str, Any] = planned.get("plan") or {}
         if not planned["ok"] or plan["dry_run"]:
@@ -111,6 +126,7 @@ def _plan_and_stage(
         durations[step] = _seconds(context, began)
         if answer.get("error_code") != "BlobNameTaken":
             return plan, answer, step
+        taken.append(plan["blob_name"])
     return plan, answer, step
 
 
@@ -170,6 +186,8 @@ def publish_image(context: df.DurableOrchestrationContext) -> Generator[Any, Any
         failure = _publish_failure(result["versions"])
         result.update(failure or {"outcome": "published"})
 
+    if step == "validate" and (answer.get("staged") or {}).get("snapshot"):
+        yield from call_activity(context, names.RELEASE_VHD, ACTIVITY_RETRY, {"plan": plan})
     result.update(plan=plan or {"request": job["request"]}, durations=durations)
     status.update(step="report")
     report = yield from call_activity(

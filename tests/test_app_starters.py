@@ -13,7 +13,7 @@ import pytest
 
 import function_app
 from activities.services import app_settings
-from gallery_publisher.job_request import parse_job_request
+from gallery_publisher.job_request import job_instance_id, parse_job_request
 from local.stack import LocalStack, StackOptions, local_stack
 from orchestrators import names
 from tests.app_support import post, put_raw, put_vhd_blob, run_job
@@ -45,13 +45,16 @@ def test_registered_functions_and_their_triggers() -> None:
     assert triggers == {
         "start_publish": "httpTrigger",
         "publish_status": "httpTrigger",
+        "publish_runs": "httpTrigger",
         "start_from_blob": "eventGridTrigger",
+        "clean_up_leftovers": "timerTrigger",
         "publish_image": "orchestrationTrigger",
         "gallery_version": "orchestrationTrigger",
         "plan_job": "activityTrigger",
         "stage_raw": "activityTrigger",
         "forget_source_url": "activityTrigger",
         "validate_vhd": "activityTrigger",
+        "release_vhd": "activityTrigger",
         "start_gallery_version": "activityTrigger",
         "poll_gallery_version": "activityTrigger",
         "report_job": "activityTrigger",
@@ -65,7 +68,19 @@ def test_registered_functions_and_their_triggers() -> None:
         ["GET"],
         "FUNCTION",
     )
-    for starter in ("start_publish", "publish_status", "start_from_blob"):
+    [runs] = [b for b in bindings["publish_runs"] if b["type"] == "httpTrigger"]
+    assert (runs["route"], runs["methods"], runs["authLevel"]) == (
+        "publish/{instance_id}/runs",
+        ["GET"],
+        "FUNCTION",
+    )
+    [timer] = bindings["clean_up_leftovers"]
+    assert (timer["type"], timer["schedule"], timer["runOnStartup"]) == (
+        "timerTrigger",
+        "0 17 * * * *",
+        False,
+    )
+    for starter in ("start_publish", "publish_status", "publish_runs", "start_from_blob"):
         assert {"direction": "IN", "type": "durableClient", "name": "client"} in bindings[starter]
     # The blob starter gets the Event Grid event (a URL), never a binding that reads blob content.
     assert {b["type"] for b in bindings["start_from_blob"]} == {"durableClient", "eventGridTrigger"}
@@ -170,8 +185,8 @@ class _FailingClient:
 
 def test_the_reason_of_a_failed_start_is_redacted() -> None:
     body = {"image_url": "https://almalinux.s3.amazonaws.com/AlmaLinux-9-Azure-9.6-20250615.0.x86_64.raw"}
-    request = parse_job_request(body, app_settings())
+    instance_id = job_instance_id(parse_job_request(body, app_settings()), app_settings())
     with pytest.raises(function_app.StartFailed) as raised:
-        asyncio.run(function_app._start(_FailingClient(), request, {"request": body}))
+        asyncio.run(function_app._start(_FailingClient(), instance_id, {"request": body}))
     assert "SECRET-SIG" not in str(raised.value)
     assert "https://almalinux.blob.core.windows.net/hub/x" in str(raised.value)

@@ -17,12 +17,16 @@ from activities.services import app_services
 from gallery_publisher import vhd
 from local.stack import LocalStack, StackOptions, local_stack
 from tests.app_support import RAW_REGIONS, RAW_SIZE
-from tests.raw_images import write_sparse_raw
+from tests.raw_images import MIB, write_sparse_raw
 
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    settings = {"GALLERY_PUBLISHER_BLOB_TRIGGER_DRY_RUN": "false"}
+    # 1000 s of settling is 2 s here (time scale 0.002): longer than the uploader's pauses below.
+    settings = {
+        "GALLERY_PUBLISHER_BLOB_TRIGGER_DRY_RUN": "false",
+        "GALLERY_PUBLISHER_UPLOAD_SETTLE_SECONDS": "1000",
+    }
     options = StackOptions(
         workdir=tmp_path_factory.mktemp("stack"),
         time_scale=0.002,
@@ -69,3 +73,37 @@ def test_the_job_waits_for_the_upload_to_finish(stack: LocalStack, tmp_path: Pat
         for v in app_services().gallery.list_versions("almalinux_ci", "almalinux-9-arm64")
     }
     assert versions == {"9.6.2025121001": "Succeeded"}
+
+
+def test_a_footer_written_first_does_not_end_the_upload_and_the_validated_bytes_are_held(
+    stack: LocalStack, tmp_path: Path
+) -> None:
+    """A parallel uploader can write the last page (the footer) before middle pages: the job waits
+    until the blob stops changing, then publishes from a lease-held blob whose snapshot is the
+    whole image."""
+    raw = write_sparse_raw(tmp_path / "disk.raw", RAW_SIZE, RAW_REGIONS, seed=5)
+    disk = raw + bytes(vhd.padded_disk_size(len(raw)) - len(raw))
+    image = disk + vhd.build_footer(len(disk))
+    blob = stack.blobs.get_blob_client("9-arm64", "almalinux-9.6-arm64.20251211-01.vhd")
+    blob.create_page_blob(size=len(image))
+    last_page = (len(image) - 1) // MIB * MIB
+    blob.upload_page(image[last_page:], offset=last_page, length=len(image) - last_page)  # footer first
+    deadline = time.monotonic() + 10
+    while not (
+        jobs := [
+            s for s in stack.runner.statuses() if s.name == "publish_image" and "20251211" in s.instance_id
+        ]
+    ):
+        assert time.monotonic() < deadline, "the blob watcher never started a job"
+        time.sleep(0.1)
+    [job] = jobs
+    for offset in range(0, last_page, MIB):  # the middle pages, with pauses
+        if any(image[offset : offset + MIB]):
+            blob.upload_page(image[offset : offset + MIB], offset=offset, length=MIB)
+            time.sleep(0.5)
+    status = stack.runner.wait_for(job.instance_id, 60)
+    assert status.runtime_status.value == "Completed", status.error
+    staged = status.output["result"]["staged"]
+    snapshot = stack.blobs.get_blob_client("9-arm64", blob.blob_name, snapshot=staged["snapshot"])
+    assert hashlib.md5(snapshot.download_blob().readall()).hexdigest() == hashlib.md5(image).hexdigest()
+    assert blob.get_blob_properties().lease.state == "available"  # released when the job ended

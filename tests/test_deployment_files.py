@@ -156,7 +156,11 @@ def test_the_images_account_is_referenced_never_declared(name: str) -> None:
     assert accounts["images"]["existing"] is True
     assert accounts["images"]["config"]["name"] == "storageAccountName"
     declared = {key for key, r in accounts.items() if not r["existing"]}
-    assert declared <= {"hostStorage"}, "only the app's own host storage is declared"
+    # Besides the host storage, only a container of the app's own (the private stash of signed source
+    # URLs) may be declared in the images account: it sets nothing of the account or its containers.
+    assert declared <= {"hostStorage", "jobSources"}, "only the app's own storage is declared"
+    if "jobSources" in declared:
+        assert accounts["jobSources"]["config"]["properties"]["publicAccess"] == "None"
 
 
 def test_roles_are_the_least_privilege_of_the_readme() -> None:

@@ -78,3 +78,9 @@ def test_a_bad_source_ends_the_operation_failed_saying_why(
     outcome, message = publish(emulator, blobs, blob, "1.0.2")
     assert outcome == PollOutcome.FAILED
     assert reason in message and f"{CONTAINER}/{blob}" in message
+
+
+def test_a_blob_snapshot_is_refused_as_a_source(emulator: Emulator, blobs: BlobServiceClient) -> None:
+    snapshot = blobs.get_blob_client(CONTAINER, "good.vhd").create_snapshot()["snapshot"]
+    outcome, message = publish(emulator, blobs, f"good.vhd?snapshot={snapshot}&x=", "1.0.3")
+    assert outcome == PollOutcome.FAILED and "names a blob snapshot" in message

@@ -148,7 +148,7 @@ SETTINGS_CASES: list[tuple[str, str]] = [
         "GALLERY_PUBLISHER_STORAGE_ACCOUNT_ID": ["/etc/passwd", "subscriptions/x"],
         "GALLERY_PUBLISHER_MATTERMOST_WEBHOOK_URL": ["http://chat.example/hooks/x", "ftp://x", "http://127.0.0.1/hooks"],
         "GALLERY_PUBLISHER_ALLOWED_SOURCE_HOSTS": ["*", "*.*", "*.com", "evil.example/path", "host:443", "h\u0455.com", "[::1]"],
-        "GALLERY_PUBLISHER_NEVER_PUBLIC": ["9 default", "9/default"],
+        "GALLERY_PUBLISHER_NEVER_PUBLIC": ["9 default", "9/default", "", " ", ",", "kitten", "kitten-11-*"],
         "GALLERY_PUBLISHER_ALLOWED_SOURCE_PORTS": ["0", "65536", "443;80", "http", "4 43", "\u0664\u0664\u0663", "443,", "-443"],
     }.items()
     for value in values

@@ -56,7 +56,7 @@ def test_never_public_families_go_to_ci_and_say_so(name: str) -> None:
     plan = make_plan(PublishRequest(name, public_gallery=True), SETTINGS)
     assert plan.gallery == "almalinux_ci"
     assert plan.public_refused is True
-    assert "never published to the public gallery" in plan.public_refused_reason
+    assert "matches the never-public rule" in plan.public_refused_reason
     assert "REFUSED" in plan.render_text()
 
 

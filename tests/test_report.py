@@ -95,7 +95,9 @@ def test_refused_public_request_is_stated() -> None:
     plan = _plan(public=True, name="AlmaLinux-Kitten-Azure-10-20250813.0.x86_64.raw")
     text = render_markdown(JobResult(plan=plan, outcome="dry_run"))
     assert "- The Gallery is public: ❌" in text
-    assert "- Public gallery refused: family kitten-10-default is never published" in text
+    assert (
+        "- Public gallery refused: family kitten-10-default matches the never-public rule 'kitten-*'" in text
+    )
 
 
 def test_result_survives_a_json_round_trip() -> None:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +17,7 @@ from azure.core.pipeline.transport import HttpRequest, HttpResponse
 from azure.storage.blob import BlobProperties, BlobServiceClient, ContainerClient
 
 from gallery_publisher import storage, vhd
+from gallery_publisher.blob_lease import BlobBusyError
 from gallery_publisher.source import RetryPolicy, SourceError, open_source
 from gallery_publisher.staging import (
     MAX_PAGE_BLOB,
@@ -22,6 +25,7 @@ from gallery_publisher.staging import (
     MAX_RAW_SIZE,
     StageOptions,
     StageProgress,
+    StagingDeadlineError,
     StagingError,
     check_limits,
     stage_source,
@@ -158,7 +162,12 @@ def test_content_md5_is_set_after_every_page_and_the_footer(
 ) -> None:
     with open_source(source_url(server, raw), policy=FAST) as source:
         stage_source(source, container.get_blob_client("order.vhd"))
-    writes = [(m, u, h) for m, u, h, _ in recorder.requests if m == "PUT" and "order.vhd" in u]
+    # Lease calls (acquire, renew, release) change no byte or property of the blob.
+    writes = [
+        (m, u, h)
+        for m, u, h, _ in recorder.requests
+        if m == "PUT" and "order.vhd" in u and "comp=lease" not in u
+    ]
     md5_write = next(i for i, (_, _, h) in enumerate(writes) if "x-ms-blob-content-md5" in h)
     assert md5_write == len(writes) - 1
     assert "x-ms-blob-content-type" in writes[md5_write][2]
@@ -346,3 +355,60 @@ def test_chunks_held_in_memory_never_exceed_the_buffer(azurite: Azurite, tmp_pat
         stage_source(source, blob, options=options, progress=watch)
     assert max(held) == 3 * chunk
     assert blob.download_blob().readall()[:MIB] == raw.read_bytes()
+
+
+def test_two_jobs_staging_one_source_share_one_staging(
+    container: ContainerClient, server: SourceServer, raw: tuple[Path, bytes]
+) -> None:
+    """A CI and a public job for one image plan the same blob: one writes it, the other waits on the
+    blob's lease (real Azurite leases) and reuses the result; the bytes are never mixed."""
+    blob = container.get_blob_client("shared.vhd")
+    first_is_writing = threading.Event()
+
+    def slowly(_: StageProgress) -> None:
+        first_is_writing.set()
+        time.sleep(0.02)  # keeps the first staging running while the second arrives
+
+    def stage(progress: Any = None) -> Any:
+        with open_source(source_url(server, raw), policy=FAST) as source:
+            return stage_source(source, blob, options=StageOptions(chunk_size=512 * 1024), progress=progress)
+
+    with ThreadPoolExecutor(2) as pool:
+        first = pool.submit(stage, slowly)
+        assert first_is_writing.wait(30)
+        second = pool.submit(stage)
+        results = [first.result(timeout=120), second.result(timeout=120)]
+    assert [result.reused for result in results] == [False, True]
+    data = blob.download_blob().readall()
+    assert hashlib.md5(data).hexdigest() == results[0].md5 == results[1].md5
+    assert content_md5(blob.get_blob_properties()) == results[0].md5
+    assert data[:RAW_SIZE] == raw[1]
+
+
+def test_a_blob_another_job_keeps_leased_is_not_written_and_the_wait_is_bounded(
+    container: ContainerClient, server: SourceServer, raw: tuple[Path, bytes]
+) -> None:
+    blob = container.get_blob_client("busy.vhd")
+    url = source_url(server, raw)
+    with open_source(url, policy=FAST) as source:
+        blob.create_page_blob(size=MIB + 512, metadata={storage.SOURCE_URL: url, storage.SOURCE_SIZE: "1"})
+        held = blob.acquire_lease(lease_duration=60)
+        before = blob.get_blob_properties().etag
+        with pytest.raises(BlobBusyError, match="being staged by another job"):
+            stage_source(source, blob, options=StageOptions(deadline_seconds=1.5))
+    assert blob.get_blob_properties().etag == before
+    held.release()
+
+
+def test_staging_past_its_deadline_fails_and_leaves_the_blob_incomplete(
+    container: ContainerClient, server: SourceServer, raw: tuple[Path, bytes]
+) -> None:
+    blob = container.get_blob_client("late.vhd")
+    with (
+        open_source(source_url(server, raw), policy=FAST) as source,
+        pytest.raises(StagingDeadlineError, match="did not finish within 0 minutes"),
+    ):
+        stage_source(source, blob, options=StageOptions(deadline_seconds=0.0))
+    state = storage.blob_state(blob)
+    assert state is not None and not state.complete
+    assert blob.get_blob_properties().lease.state == "available"  # released on the way out

@@ -7,13 +7,20 @@ import json
 from pathlib import Path
 
 import pytest
+from azure.core.exceptions import HttpResponseError
 from azure.storage.blob import BlobServiceClient, ContainerClient
 
 from gallery_publisher import vhd
 from gallery_publisher.commands_storage import add_validate_vhd_arguments, run_validate_vhd
 from gallery_publisher.source import open_source
 from gallery_publisher.staging import stage_source
-from gallery_publisher.vhd_blob import VhdBlobError, validate_vhd_blob
+from gallery_publisher.vhd_blob import (
+    VhdBlobError,
+    VhdBlobUnfinishedError,
+    hold_validated,
+    release_held,
+    validate_vhd_blob,
+)
 from local.azurite import Azurite
 from tests.raw_images import MIB, RecordingTransport, new_container, write_sparse_raw
 
@@ -123,3 +130,37 @@ def test_command_prints_json_when_valid_and_exits_2_with_reason_otherwise(
 
     assert run_cli("https://elsewhere.blob.core.windows.net/c/x.vhd") == 2
     assert "not in the storage account" in capsys.readouterr().err
+
+
+def _fixed_vhd(disk_mib: int = 2) -> bytes:
+    disk = bytes(range(256)) * (disk_mib * MIB // 256)
+    return disk + vhd.build_footer(len(disk))
+
+
+def test_a_held_vhd_refuses_other_writers_until_released_and_its_snapshot_is_what_was_validated(
+    container: ContainerClient,
+) -> None:
+    image = _fixed_vhd()
+    blob = container.get_blob_client("held.vhd")
+    page_blob(container, "held.vhd", image)
+    checked = validate_vhd_blob(blob)
+    snapshot_id = hold_validated(blob, checked.etag)
+    with pytest.raises(HttpResponseError) as refused:
+        blob.upload_page(bytes(512), offset=0, length=512)  # an uploader still writing
+    assert refused.value.status_code == 412
+    snapshot = container.get_blob_client("held.vhd", snapshot=snapshot_id)
+    assert snapshot.download_blob().readall() == image
+    release_held(blob)
+    blob.upload_page(bytes(512), offset=0, length=512)
+    release_held(blob)  # released twice: nothing to do
+
+
+def test_a_vhd_that_changed_after_its_validation_is_not_held(container: ContainerClient) -> None:
+    blob = container.get_blob_client("moving.vhd")
+    page_blob(container, "moving.vhd", _fixed_vhd())
+    checked = validate_vhd_blob(blob)
+    blob.upload_page(b"\x01" * 512, offset=0, length=512)  # the upload goes on
+    with pytest.raises(VhdBlobUnfinishedError, match="changed after it was validated"):
+        hold_validated(blob, checked.etag)
+    assert blob.get_blob_properties().lease.state == "available"
+    assert [b.snapshot for b in container.list_blobs(include=["snapshots"])] == [None]  # no snapshot taken

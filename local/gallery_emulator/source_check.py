@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from azure.core.exceptions import ResourceNotFoundError
 from azure.storage.blob import BlobServiceClient, BlobType
@@ -21,6 +21,10 @@ class SourceChecker:
     def problem(self, uri: str) -> str | None:
         """Why this source cannot make an image version, or None when it can."""
         shown = redact_url(uri)
+        if "snapshot" in parse_qs(urlsplit(uri).query):
+            # Our reading: the API documents `uri` as "vhd/blob source" and no example or report shows a
+            # blob snapshot (`?snapshot=`) accepted there, so the stand-in refuses one.
+            return f"The source URI {shown} names a blob snapshot; give the URI of the VHD blob itself."
         if not shown.startswith(self._endpoint + "/"):
             return (
                 f"The source blob {shown} is not in the storage account this gallery can read "
