@@ -14,7 +14,7 @@ from typing import Any
 import azure.durable_functions as df
 
 from activities.services import app_services, app_settings, http_session
-from gallery_publisher import publishing
+from gallery_publisher import publishing, telemetry
 from gallery_publisher.errors import PublishError, error_code_of
 from gallery_publisher.gallery import GalleryRetryableError
 from gallery_publisher.gallery_records import PollOutcome, StartOutcome, VersionStatus
@@ -24,12 +24,14 @@ from gallery_publisher.report import JobResult, render_markdown
 from orchestrators import names
 
 bp = df.Blueprint()
-log = logging.getLogger("gallery_publisher.activities")
+log = telemetry.job_logger("gallery_publisher.activities")
 
 
-def _explained(step: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+def _explained(step: Callable[[], dict[str, Any]], job: dict[str, Any]) -> dict[str, Any]:
+    """Run the step; lines it logs carry the job's dimensions (which the orchestrator passes in)."""
     try:
-        return {"ok": True, **step()}
+        with telemetry.job_context(job.get("telemetry")):
+            return {"ok": True, **step()}
     except GalleryRetryableError as error:
         # Throttled: the orchestrator waits as long as Azure asked, on a durable timer.
         return {"ok": False, "status": "retry", "retry_after": error.retry_after, "error_message": str(error)}
@@ -48,17 +50,20 @@ def plan_job(job: dict[str, Any]) -> dict[str, Any]:
         request = parse_job_request(job["request"], app_settings())
         return {"plan": publishing.prepare_job(request, app_services()).to_json()}
 
-    return _explained(plan)
+    return _explained(plan, job)
 
 
 @bp.activity_trigger(input_name="job", activity=names.STAGE_RAW)
 def stage_raw(job: dict[str, Any]) -> dict[str, Any]:
     def stage() -> dict[str, Any]:
         result = publishing.stage_raw(job["plan"], job["request"]["image_url"], app_services())
-        log.info("staged %s: %s bytes, MD5 %s", result.blob_url, result.size, result.md5)
+        telemetry.emit(
+            log, telemetry.Event.STAGED, f"staged {result.blob_url}: {result.size} bytes, MD5 {result.md5}",
+            bytes=result.size, seconds=round(result.seconds, 3), reused=result.reused,
+        )  # fmt: skip
         return {"staged": publishing.stage_result_json(result)}
 
-    return _explained(stage)
+    return _explained(stage, job)
 
 
 @bp.activity_trigger(input_name="job", activity=names.VALIDATE_VHD)
@@ -68,7 +73,7 @@ def validate_vhd(job: dict[str, Any]) -> dict[str, Any]:
         staged = {"blob_url": checked.blob_url, "md5": checked.content_md5 or "", "size": checked.size}
         return {"staged": staged}
 
-    answer = _explained(validate)
+    answer = _explained(validate, job)
     # A VHD still being uploaded (no footer yet) is worth waiting for when a blob event started the job.
     answer["incomplete"] = answer.get("error_code") == "VhdBlobUnfinished"
     return answer
@@ -90,7 +95,7 @@ def start_gallery_version(job: dict[str, Any]) -> dict[str, Any]:
         # DELETING (a failed version on its way out) or RETRY (throttled): start again after a wait.
         return {"status": "retry", "retry_after": started.retry_after, "message": started.message}
 
-    return _explained(start)
+    return _explained(start, job)
 
 
 @bp.activity_trigger(input_name="job", activity=names.POLL_GALLERY_VERSION)
@@ -117,12 +122,17 @@ def poll_gallery_version(job: dict[str, Any]) -> dict[str, Any]:
             "error_message": status.error_message or "",
         }
 
-    return _explained(poll)
+    return _explained(poll, job)
 
 
 @bp.activity_trigger(input_name="report", activity=names.REPORT_JOB)
 def report_job(report: dict[str, Any]) -> dict[str, Any]:
     """Render the summary; post it to Mattermost when asked. A failed notification never fails the job."""
+    with telemetry.job_context(report.get("telemetry")):
+        return _report(report)
+
+
+def _report(report: dict[str, Any]) -> dict[str, Any]:
     result = JobResult.from_json(report["result"])
     summary = render_markdown(result)
     settings = app_settings()
@@ -140,5 +150,8 @@ def report_job(report: dict[str, Any]) -> dict[str, Any]:
             except PublishError as error:
                 notify_error = str(error)
         if notify_error:
-            log.warning("notification not sent: %s", notify_error)
+            telemetry.emit(
+                log, telemetry.Event.NOTIFICATION_FAILED, f"notification not sent: {notify_error}",
+                level=logging.WARNING, error_message=notify_error,
+            )  # fmt: skip
     return {"ok": True, "summary": summary, "notified": notified, "notify_error": notify_error}

@@ -10,7 +10,6 @@ Memory is bounded by `StageOptions.buffered_chunks` whatever the image size; not
 from __future__ import annotations
 
 import hashlib
-import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -20,7 +19,7 @@ from threading import Lock
 from azure.core.exceptions import AzureError, HttpResponseError, ResourceExistsError
 from azure.storage.blob import BlobClient, ContentSettings
 
-from gallery_publisher import storage, vhd
+from gallery_publisher import storage, telemetry, vhd
 from gallery_publisher.checksum import PublishedChecksum
 from gallery_publisher.errors import PublishError
 from gallery_publisher.source import RawSource
@@ -34,7 +33,7 @@ MAX_RAW_SIZE = 1023 * GIB
 PAGE = 512
 VHD_CONTENT_TYPE = "application/octet-stream"
 
-log = logging.getLogger(__name__)
+log = telemetry.job_logger(__name__)
 
 
 class StagingError(PublishError):
