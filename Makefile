@@ -32,7 +32,7 @@ run: setup
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy gallery_publisher activities orchestrators local tests bench function_app.py
+	$(BIN)/mypy gallery_publisher activities orchestrators job_page local tests bench function_app.py
 
 test: setup lint
 	$(BIN)/python -m pytest -q
