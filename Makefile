@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 
 .PHONY: setup run test lint unit bench clean
 
-setup: $(VENV)/.installed node_modules/.installed qemu-img
+setup: $(VENV)/.installed node_modules/.installed qemu-img chromium
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,6 +24,14 @@ qemu-img:
 	@command -v qemu-img >/dev/null || { \
 	  echo "installing qemu-utils (Debian)"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq qemu-utils >/dev/null; }
+
+# Chromium runs the job page's browser test (headless, driven by Playwright without its own browser
+# download); installed from Debian when missing.
+.PHONY: chromium
+chromium:
+	@test -x /usr/bin/chromium || { \
+	  echo "installing chromium (Debian)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
 # ONCE=1 exits after the job with its status; otherwise the stack stays up until Ctrl-C.
 run: setup

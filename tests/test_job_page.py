@@ -165,3 +165,23 @@ def test_recent_jobs_lists_publishing_jobs_newest_first() -> None:
         ("b", "b.raw", "stage"),
         ("a", "a.raw", "stage"),
     ]
+
+
+def test_the_runners_listing_honours_the_extensions_filters(stack: LocalStack) -> None:
+    listing = f"{stack.runner.origin}/durabletask/instances/"
+    every = requests.get(listing, timeout=10).json()
+    assert every  # the jobs of the tests above
+    assert (
+        requests.get(listing, params={"createdTimeFrom": "2999-01-01T00:00:00.000000Z"}, timeout=10).json()
+        == []
+    )
+    assert len(
+        requests.get(listing, params={"createdTimeTo": "2999-01-01T00:00:00Z"}, timeout=10).json()
+    ) == len(every)
+    running = requests.get(listing, params={"runtimeStatus": "Running,Pending"}, timeout=10).json()
+    assert all(s["runtimeStatus"] in ("Running", "Pending") for s in running) and len(running) < len(every)
+    prefix = every[0]["instanceId"][:12]
+    assert {
+        s["instanceId"] for s in requests.get(listing, params={"instanceIdPrefix": prefix}, timeout=10).json()
+    } == {s["instanceId"] for s in every if s["instanceId"].startswith(prefix)}
+    assert requests.get(listing, params={"createdTimeFrom": "yesterday"}, timeout=10).status_code == 400
