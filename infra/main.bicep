@@ -40,6 +40,11 @@ param blobTriggerDryRun bool = true
 param blobTriggerPublic bool = false
 param versionDeadlineMinutes int = 180
 param pollSeconds int = 60
+@description('E-mail address the monitoring alert (failed job, version past its deadline) goes to.')
+param alertEmail string = ''
+@secure()
+@description('Webhook the monitoring alert is posted to (common alert schema).')
+param alertWebhookUrl string = ''
 
 // The containers of the family table (gallery_publisher/families.py).
 var vhdContainers = ['8-default', '8-arm64', '9-default', '9-arm64', '9-arm64-64k', 'almalinux-10', 'kitten-10']
@@ -116,6 +121,11 @@ resource app 'Microsoft.Web/sites@2023-12-01' = {
         { name: 'WEBSITES_ENABLE_APP_SERVICE_STORAGE', value: 'false' }
         { name: 'AzureWebJobsStorage', value: 'DefaultEndpointsProtocol=https;AccountName=${hostStorage.name};AccountKey=${hostStorage.listKeys().keys[0].value};EndpointSuffix=${environment().suffixes.storage}' }
         { name: 'APPLICATIONINSIGHTS_CONNECTION_STRING', value: insights.properties.ConnectionString }
+        // Our log records' attributes → customDimensions (gallery_publisher/telemetry.py); the SDKs'
+        // HTTP instrumentations stay off, as their URLs would carry SAS tokens and signatures.
+        { name: 'PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY', value: 'true' }
+        { name: 'PYTHON_APPLICATIONINSIGHTS_LOGGER_NAME', value: 'gallery_publisher' }
+        { name: 'OTEL_PYTHON_DISABLED_INSTRUMENTATIONS', value: 'azure_sdk,django,fastapi,flask,httpx,httpx2,psycopg2,requests,urllib,urllib3' }
         { name: 'AZURE_SUBSCRIPTION_ID', value: subscription().subscriptionId }
         { name: 'GALLERY_PUBLISHER_CI_GALLERY', value: ciGallery }
         { name: 'GALLERY_PUBLISHER_PUBLIC_GALLERY', value: publicGallery }
@@ -159,6 +169,18 @@ module galleryRole 'gallery-role.bicep' = {
   name: 'gallery-publisher-gallery-role'
   scope: resourceGroup(galleryResourceGroup)
   params: { principalId: app.identity.principalId }
+}
+
+// The "Gallery publishing" workbook and the alert rule with its action group.
+module monitoring 'monitoring.bicep' = {
+  name: 'gallery-publisher-monitoring'
+  params: {
+    location: location
+    appName: appName
+    applicationInsightsId: insights.id
+    alertEmail: alertEmail
+    alertWebhookUrl: alertWebhookUrl
+  }
 }
 
 // BlobCreated for .vhd blobs in the VHD containers → the app's Event Grid starter.

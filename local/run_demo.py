@@ -51,12 +51,17 @@ def submit(stack: LocalStack, image_url: str) -> int:
     return subprocess.run(command, env=env, check=False).returncode
 
 
+def job_page_url(stack: LocalStack) -> str:
+    return f"{stack.runner.origin}/api/jobs"
+
+
 def explore_hints(stack: LocalStack) -> str:
     return "\n".join(
         [
             "",
             "The stack stays up for exploring (Ctrl-C stops everything):",
             f"  app (same routes as Azure):  {stack.runner.origin}/api/publish",
+            f"  job page:                    {job_page_url(stack)}",
             f"  gallery emulator (ARM):      {stack.emulator.base_url}",
             f"  RAW source server:           {stack.source.base_url}",
             f"  Azurite blob endpoint:       {stack.azurite.blob_endpoint}",
@@ -88,6 +93,7 @@ def run(
         digest = publish_sha256sum(raw)
         print(f"Built {name}: {disk_mib} MiB, MBR + ext4 with files, sparse; SHA-256 {digest} "
               f"published next to it as {name}.sha256sum, as the AlmaLinux build does.", flush=True)  # fmt: skip
+        print(f"Job page (follow the job in a browser): {job_page_url(stack)}", flush=True)
         code = submit(stack, stack.raw_url(name))
         if on_done:
             on_done(stack, code)
