@@ -3,7 +3,8 @@
 Secrets: the signature of a presigned source URL, the function key the client sends, the Mattermost
 webhook's secret path, and the storage account key of the connection string. Scanned: every log
 record at DEBUG (ours, the Azure SDKs', urllib3's), every custom status an orchestration set, the
-outputs, what the status API answered, the summary, and the notification posted.
+outputs, what the status API answered, the summary, the notification posted, and the telemetry
+dimensions of every log record (what Application Insights receives as customDimensions).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 import pytest
 import requests
 
+from gallery_publisher import telemetry
 from local.azurite import ACCOUNT_KEY
 from local.stack import LocalStack, StackOptions, local_stack
 from tests.app_support import put_raw
@@ -83,12 +85,16 @@ def test_no_secret_in_anything_a_job_emits(
     assert len(instances) == (1 if dry_run else 2)
     emitted = {
         "logs": caplog.text,
+        "telemetry dimensions": json.dumps(
+            [{n: getattr(r, n) for n in telemetry.ALL_DIMENSIONS if hasattr(r, n)} for r in caplog.records]
+        ),
         "status answers": json.dumps(answers),
         "custom statuses": json.dumps([s.custom_status_history for s in instances], default=str),
         "outputs": json.dumps([s.output for s in instances], default=str),
         "notifications": b"".join(webhook.bodies).decode(),
     }
     assert webhook.bodies and emitted["logs"]  # the scan has something to scan
+    assert f'"image": "AlmaLinux-9-Azure-9.6-{date}.0.aarch64.raw"' in emitted["telemetry dimensions"]
     for secret in (SIGNATURE, FUNCTION_KEY, HOOK_PATH, ACCOUNT_KEY):
         leaks = [where for where, text in emitted.items() if secret in text]
         assert leaks == [], f"{secret[:12]}… leaked into {leaks}"
