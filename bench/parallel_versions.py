@@ -21,6 +21,7 @@ from typing import Any
 import azure.durable_functions as df
 
 from function_app import create_app
+from gallery_publisher import telemetry
 from local.stack import StackOptions, local_stack
 from orchestrators import names
 from orchestrators.publish_image import _version_job
@@ -72,8 +73,11 @@ def main() -> None:
             for _ in range(args.runs):
                 for orchestration, durations in times.items():
                     name = f"9.6.{next(patch_numbers)}"
+                    dimensions = telemetry.job_dimensions(orchestration, "bench.raw", "publish")
                     jobs = [
-                        _version_job(result["plan"], {**version, "version": name}, result["staged"])
+                        _version_job(
+                            result["plan"], {**version, "version": name}, result["staged"], dimensions
+                        )
                         for version in result["plan"]["versions"]
                     ]
                     began = time.monotonic()
