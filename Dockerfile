@@ -18,3 +18,4 @@ COPY host.json function_app.py /home/site/wwwroot/
 COPY gallery_publisher /home/site/wwwroot/gallery_publisher
 COPY orchestrators /home/site/wwwroot/orchestrators
 COPY activities /home/site/wwwroot/activities
+COPY job_page /home/site/wwwroot/job_page

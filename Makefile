@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 
 .PHONY: setup run test lint unit bench clean
 
-setup: $(VENV)/.installed node_modules/.installed qemu-img
+setup: $(VENV)/.installed node_modules/.installed qemu-img chromium
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt requirements-worker.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,14 @@ qemu-img:
 	  echo "installing qemu-utils (Debian)"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq qemu-utils >/dev/null; }
 
+# Chromium runs the job page's browser test (headless, driven by Playwright without its own browser
+# download); installed from Debian when missing.
+.PHONY: chromium
+chromium:
+	@test -x /usr/bin/chromium || { \
+	  echo "installing chromium (Debian)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
 # ONCE=1 exits after the job with its status; otherwise the stack stays up until Ctrl-C.
 run: setup
 	$(BIN)/python -m local.run_demo $(if $(ONCE),--once)
@@ -36,7 +44,7 @@ run: setup
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy gallery_publisher activities orchestrators local tests bench tools function_app.py
+	$(BIN)/mypy gallery_publisher activities orchestrators job_page local tests bench tools function_app.py
 	$(BIN)/mypy --python-version 3.12 gallery_publisher activities orchestrators function_app.py
 	$(BIN)/zizmor --offline --quiet .github/workflows/
 

@@ -34,6 +34,7 @@ from gallery_publisher.log_policy import keep_secrets_out_of_logs
 from gallery_publisher.source_stash import needs_stash, secret_free_body, stash_source_url
 from gallery_publisher.storage import SOURCE_URL, staging_progress
 from gallery_publisher.urls import redact_text, redact_url
+from job_page import blueprint as job_page_blueprint
 from orchestrators import gallery_version, names, publish_image
 
 starters = df.Blueprint(http_auth_level=func.AuthLevel.FUNCTION)
@@ -245,6 +246,7 @@ def create_app() -> df.DFApp:
     app = df.DFApp(http_auth_level=func.AuthLevel.FUNCTION)
     for blueprint in (starters, publish_image.bp, gallery_version.bp, activities_blueprint.bp):
         app.register_functions(blueprint)
+    app.register_functions(job_page_blueprint.bp)
     return app
 
 

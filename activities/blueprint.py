@@ -16,7 +16,7 @@ import azure.durable_functions as df
 from azure.core.exceptions import AzureError
 
 from activities.services import app_services, app_settings, http_session
-from gallery_publisher import publishing
+from gallery_publisher import publishing, telemetry
 from gallery_publisher.errors import PublishError, error_code_of
 from gallery_publisher.gallery import GalleryRetryableError
 from gallery_publisher.gallery_records import PollOutcome, StartOutcome, VersionStatus
@@ -32,12 +32,14 @@ bp = df.Blueprint()
 # The Python worker refuses a PEP 585 generic (`dict[str, Any]`) on a bound parameter ("invalid non-type
 # annotation") and then loads no function at all; a `typing` generic passes its check.
 JsonObject = typing.Dict[str, Any]  # noqa: UP006
-log = logging.getLogger("gallery_publisher.activities")
+log = telemetry.job_logger("gallery_publisher.activities")
 
 
-def _explained(step: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+def _explained(step: Callable[[], dict[str, Any]], job: dict[str, Any]) -> dict[str, Any]:
+    """Run the step; lines it logs carry the job's dimensions (which the orchestrator passes in)."""
     try:
-        return {"ok": True, **step()}
+        with telemetry.job_context(job.get("telemetry")):
+            return {"ok": True, **step()}
     except GalleryRetryableError as error:
         # Throttled: the orchestrator waits as long as Azure asked, on a durable timer.
         return {"ok": False, "status": "retry", "retry_after": error.retry_after, "error_message": str(error)}
@@ -57,7 +59,7 @@ def plan_job(job: JsonObject) -> JsonObject:
         taken = tuple(job.get("taken_blobs", ()))
         return {"plan": publishing.prepare_job(request, app_services(), taken).to_json()}
 
-    return _explained(plan)
+    return _explained(plan, job)
 
 
 @bp.activity_trigger(input_name="job", activity=names.STAGE_RAW)
@@ -67,10 +69,13 @@ def stage_raw(job: JsonObject) -> JsonObject:
         source_url = stashed_source_url(services.blobs, job["instance_id"], job["request"]["image_url"])
         check_stage_input(job["plan"], source_url, services.settings)
         result = publishing.stage_raw(job["plan"], source_url, services)
-        log.info("staged %s: %s bytes, MD5 %s", result.blob_url, result.size, result.md5)
+        telemetry.emit(
+            log, telemetry.Event.STAGED, f"staged {result.blob_url}: {result.size} bytes, MD5 {result.md5}",
+            bytes=result.size, seconds=round(result.seconds, 3), reused=result.reused,
+        )  # fmt: skip
         return {"staged": publishing.stage_result_json(result)}
 
-    return _explained(stage)
+    return _explained(stage, job)
 
 
 @bp.activity_trigger(input_name="job", activity=names.FORGET_SOURCE_URL)
@@ -93,7 +98,7 @@ def validate_vhd(job: JsonObject) -> JsonObject:
             staged["snapshot"] = publishing.hold_vhd(job["plan"], etag, app_services())
         return {"staged": staged}
 
-    answer = _explained(validate)
+    answer = _explained(validate, job)
     # A VHD still being uploaded (no footer yet) is worth waiting for when a blob event started the job.
     answer["incomplete"] = answer.get("error_code") == "VhdBlobUnfinished"
     return answer
@@ -107,7 +112,7 @@ def release_vhd(job: JsonObject) -> JsonObject:
         publishing.release_vhd(job["plan"], app_services())
         return {}
 
-    return _explained(release)
+    return _explained(release, job)
 
 
 def _regions(status: VersionStatus) -> list[dict[str, Any]]:
@@ -127,7 +132,7 @@ def start_gallery_version(job: JsonObject) -> JsonObject:
         # DELETING (a failed version on its way out) or RETRY (throttled): start again after a wait.
         return {"status": "retry", "retry_after": started.retry_after, "message": started.message}
 
-    return _explained(start)
+    return _explained(start, job)
 
 
 @bp.activity_trigger(input_name="job", activity=names.POLL_GALLERY_VERSION)
@@ -154,7 +159,7 @@ def poll_gallery_version(job: JsonObject) -> JsonObject:
             "error_message": status.error_message or "",
         }
 
-    return _explained(poll)
+    return _explained(poll, job)
 
 
 # Durable runs an activity at least once: a report run twice must not post twice (gallery_publisher.notified).
@@ -177,6 +182,11 @@ def _record_notified(key: str) -> None:
 @bp.activity_trigger(input_name="report", activity=names.REPORT_JOB)
 def report_job(report: JsonObject) -> JsonObject:
     """Render the summary; post it to Mattermost when asked. A failed notification never fails the job."""
+    with telemetry.job_context(report.get("telemetry")):
+        return _report(report)
+
+
+def _report(report: dict[str, Any]) -> dict[str, Any]:
     result = JobResult.from_json(report["result"])
     summary = render_markdown(result)
     settings = app_settings()
@@ -200,5 +210,8 @@ def report_job(report: JsonObject) -> JsonObject:
             if notified and key:
                 _record_notified(key)
         if notify_error:
-            log.warning("notification not sent: %s", notify_error)
+            telemetry.emit(
+                log, telemetry.Event.NOTIFICATION_FAILED, f"notification not sent: {notify_error}",
+                level=logging.WARNING, error_message=notify_error,
+            )  # fmt: skip
     return {"ok": True, "summary": summary, "notified": notified, "notify_error": notify_error}

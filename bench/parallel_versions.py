@@ -22,6 +22,7 @@ import azure.durable_functions as df
 from azure.storage.blob import ContentSettings
 
 from function_app import create_app
+from gallery_publisher import telemetry
 from gallery_publisher.urls import redact_url
 from local.stack import LocalStack, StackOptions, local_stack
 from orchestrators import names
@@ -90,8 +91,9 @@ def main() -> None:
                         "blob_url": _copy_as_index(stack, result["staged"], index),
                     }
                     name = f"9.6.20251215{index:02d}"
+                    dimensions = telemetry.job_dimensions(orchestration, "bench.raw", "publish")
                     jobs = [
-                        _version_job(result["plan"], {**version, "version": name}, staged_copy)
+                        _version_job(result["plan"], {**version, "version": name}, staged_copy, dimensions)
                         for version in result["plan"]["versions"]
                     ]
                     began = time.monotonic()

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -21,7 +20,7 @@ from threading import Lock
 from azure.core.exceptions import AzureError, HttpResponseError, ResourceExistsError
 from azure.storage.blob import BlobClient, BlobLeaseClient, ContentSettings
 
-from gallery_publisher import storage, vhd
+from gallery_publisher import storage, telemetry, vhd
 from gallery_publisher.blob_lease import staging_lease
 from gallery_publisher.checksum import PublishedChecksum
 from gallery_publisher.errors import PublishError
@@ -36,7 +35,7 @@ MAX_RAW_SIZE = 1023 * GIB
 PAGE = 512
 VHD_CONTENT_TYPE = "application/octet-stream"
 
-log = logging.getLogger(__name__)
+log = telemetry.job_logger(__name__)
 
 
 class StagingError(PublishError):

@@ -56,6 +56,11 @@ param maxTotalReplicas int = 30
 param cleanupAfterHours int = 72
 param cleanupDelete bool = false
 param uploadSettleSeconds int = 120
+@description('E-mail address the monitoring alert (failed job, version past its deadline) goes to.')
+param alertEmail string = ''
+@secure()
+@description('Webhook the monitoring alert is posted to (common alert schema).')
+param alertWebhookUrl string = ''
 
 // Built-in role definition ids (https://learn.microsoft.com/azure/role-based-access-control/built-in-roles).
 var roles = {
@@ -147,6 +152,11 @@ resource app 'Microsoft.Web/sites@2023-12-01' = {
         // Identity-based host storage: the host, its timers and Durable Functions use these roles.
         { name: 'AzureWebJobsStorage__accountName', value: hostStorage.name }
         { name: 'APPLICATIONINSIGHTS_CONNECTION_STRING', value: insights.properties.ConnectionString }
+        // Our log records' attributes → customDimensions (gallery_publisher/telemetry.py); the SDKs'
+        // HTTP instrumentations stay off, as their URLs would carry SAS tokens and signatures.
+        { name: 'PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY', value: 'true' }
+        { name: 'PYTHON_APPLICATIONINSIGHTS_LOGGER_NAME', value: 'gallery_publisher' }
+        { name: 'OTEL_PYTHON_DISABLED_INSTRUMENTATIONS', value: 'azure_sdk,django,fastapi,flask,httpx,httpx2,psycopg2,requests,urllib,urllib3' }
         { name: 'AZURE_SUBSCRIPTION_ID', value: subscription().subscriptionId }
         { name: 'GALLERY_PUBLISHER_CI_GALLERY', value: ciGallery }
         { name: 'GALLERY_PUBLISHER_PUBLIC_GALLERY', value: publicGallery }
@@ -228,6 +238,17 @@ module galleryRole 'gallery-role.bicep' = {
 }
 
 // Further modules (monitoring) go here, each taking what it needs from the resources above.
+// The "Gallery publishing" workbook and the alert rule with its action group.
+module monitoring 'monitoring.bicep' = {
+  name: 'gallery-publisher-monitoring'
+  params: {
+    location: location
+    appName: appName
+    applicationInsightsId: insights.id
+    alertEmail: alertEmail
+    alertWebhookUrl: alertWebhookUrl
+  }
+}
 
 output functionUrl string = 'https://${app.properties.defaultHostName}'
 output principalId string = app.identity.principalId

@@ -65,12 +65,19 @@ def key_notice(stack: LocalStack) -> str:
     )
 
 
+def job_page_url(stack: LocalStack) -> str:
+    """The job page; with the run's random key in `code` (the page sends it on as x-functions-key)."""
+    url = f"{stack.runner.origin}/api/jobs"
+    return url if os.environ.get(FUNCTION_KEY_VARIABLE) else f"{url}?code={stack.runner.keys.function_key}"
+
+
 def explore_hints(stack: LocalStack) -> str:
     return "\n".join(
         [
             "",
             "The stack stays up for exploring (Ctrl-C stops everything):",
             f"  app (same routes as Azure):  {stack.runner.origin}/api/publish",
+            f"  job page:                    {job_page_url(stack)}",
             f"  gallery emulator (ARM):      {stack.emulator.base_url}",
             f"  RAW source server:           {stack.source.base_url}",
             f"  Azurite blob endpoint:       {stack.azurite.blob_endpoint}",
@@ -103,6 +110,7 @@ def run(
         print(f"Built {name}: {disk_mib} MiB, MBR + ext4 with files, sparse; SHA-256 {digest} "
               f"published next to it as {name}.sha256sum, as the AlmaLinux build does.", flush=True)  # fmt: skip
         print(key_notice(stack), flush=True)
+        print(f"Job page (follow the job in a browser): {job_page_url(stack)}", flush=True)
         code = submit(stack, stack.raw_url(name))
         if on_done:
             on_done(stack, code)

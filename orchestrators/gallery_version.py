@@ -16,7 +16,8 @@ import azure.durable_functions as df
 
 from gallery_publisher.custom_status import bounded_status
 from gallery_publisher.report import RegionState, VersionOutcome
-from orchestrators import names
+from gallery_publisher.telemetry import Event
+from orchestrators import events, names
 from orchestrators.calls import call_activity
 from orchestrators.retry import ACTIVITY_RETRY
 
@@ -26,9 +27,18 @@ FINAL_STATES = ("Succeeded", "Failed")
 
 
 def _outcome(
-    job: dict[str, Any], state: str, seconds: float, answer: dict[str, Any] | None = None
+    context: df.DurableOrchestrationContext,
+    job: dict[str, Any],
+    state: str,
+    seconds: float,
+    answer: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     answer = answer or {}
+    events.emit(
+        context, Event.VERSION_FINISHED, f"{job['gallery']}/{job['definition']}/{job['version']}: {state}",
+        job["telemetry"], state=state, seconds=seconds,
+        error_code=answer.get("error_code", ""), error_message=answer.get("error_message", ""),
+    )  # fmt: skip
     return VersionOutcome(
         gallery=job["gallery"],
         definition=job["definition"],
@@ -53,6 +63,11 @@ def gallery_version(context: df.DurableOrchestrationContext) -> Generator[Any, A
         answer = yield from call_activity(context, activity, ACTIVITY_RETRY, payload)
         now = context.current_utc_datetime
         elapsed = (now - began).total_seconds()
+        for region in answer.get("regions", []):
+            events.emit(
+                context, Event.REGION_PROGRESS, f"{region['region']}: {region['state']} {region['progress']}%",
+                job["telemetry"], region=region["region"], state=region["state"], progress=region["progress"],
+            )  # fmt: skip
         if "provisioning_state" in answer:
             context.set_custom_status(
                 bounded_status(
@@ -64,19 +79,19 @@ def gallery_version(context: df.DurableOrchestrationContext) -> Generator[Any, A
                 )
             )
         if answer["status"] == "error":
-            return _outcome(job, "Failed", elapsed, answer)
+            return _outcome(context, job, "Failed", elapsed, answer)
         if answer["status"] == "done":
             state = (
                 "AlreadyPublished"
                 if activity == names.START_GALLERY_VERSION
                 else answer["provisioning_state"]
             )
-            return _outcome(job, state, elapsed, answer)
+            return _outcome(context, job, state, elapsed, answer)
         if now >= deadline:
             answer = {**answer, "error_code": "DeadlineExceeded",
                       "error_message": f"not done after {job['deadline_minutes']} minutes; it may still finish in "
                       "Azure: re-run the same request to adopt it"}  # fmt: skip
-            return _outcome(job, "TimedOut", elapsed, answer)
+            return _outcome(context, job, "TimedOut", elapsed, answer)
         # "started" and "progress" move on to polling; "retry" (throttled) repeats the same call.
         if answer["status"] != "retry":
             activity = names.POLL_GALLERY_VERSION

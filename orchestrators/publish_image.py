@@ -14,7 +14,8 @@ from typing import Any
 import azure.durable_functions as df
 
 from gallery_publisher.custom_status import bounded_status
-from orchestrators import names
+from gallery_publisher.telemetry import Event
+from orchestrators import events, names
 from orchestrators.calls import call_activity, call_activity_throttled
 from orchestrators.retry import ACTIVITY_RETRY, STAGE_RETRY
 
@@ -33,9 +34,12 @@ def _failure(step: str, answer: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _version_job(plan: dict[str, Any], version: dict[str, Any], staged: dict[str, Any]) -> dict[str, Any]:
+def _version_job(
+    plan: dict[str, Any], version: dict[str, Any], staged: dict[str, Any], dimensions: dict[str, str]
+) -> dict[str, Any]:
     return {
         **version,
+        "telemetry": {**dimensions, "definition": version["definition"], "version": version["version"]},
         "resource_group": plan["resource_group"],
         # The URL of the blob client that staged or validated it: one URL, one blob.
         "source_uri": staged.get("blob_url") or plan["blob_url"],
@@ -74,7 +78,10 @@ def _seconds(context: df.DurableOrchestrationContext, since: datetime) -> float:
 
 
 def _validate(
-    context: df.DurableOrchestrationContext, plan: dict[str, Any], wait_for_upload: bool
+    context: df.DurableOrchestrationContext,
+    plan: dict[str, Any],
+    wait_for_upload: bool,
+    dimensions: dict[str, str],
 ) -> Generator[Any, Any, dict[str, Any]]:
     """Validate the VHD and hold it as validated (lease and snapshot) until the job ends.
 
@@ -84,7 +91,7 @@ def _validate(
     deadline = context.current_utc_datetime + timedelta(minutes=plan["version_deadline_minutes"])
     hold = None if wait_for_upload else "*"
     while True:
-        payload = {"plan": plan, "hold_etag": hold}
+        payload = {"plan": plan, "hold_etag": hold, "telemetry": dimensions}
         answer = yield from call_activity(context, names.VALIDATE_VHD, ACTIVITY_RETRY, payload)
         now = context.current_utc_datetime
         if (answer["ok"] and hold) or not (answer["ok"] or (wait_for_upload and answer.get("incomplete"))):
@@ -98,6 +105,21 @@ def _validate(
         yield context.create_timer(now + timedelta(seconds=wait))
 
 
+def _step_finished(
+    context: df.DurableOrchestrationContext,
+    job: dict[str, Any],
+    plan: dict[str, Any],
+    step: str,
+    began: datetime,
+    ok: bool,
+    durations: dict[str, float],
+) -> None:
+    durations[step] = _seconds(context, began)
+    dimensions = events.job_dimensions(context, job["request"]["image_url"], plan, step)
+    message = f"step {step} {'done' if ok else 'failed'} in {durations[step]} s"
+    events.emit(context, Event.STEP_FINISHED, message, dimensions, seconds=durations[step], ok=ok)
+
+
 MOST_PLANS = 3  # a planned blob name taken by a concurrent job is planned again, at most this often
 
 
@@ -108,22 +130,27 @@ def _plan_and_stage(
     taken: list[str] = []  # blob names staging refused: a re-plan must not pick them again
     for _ in range(MOST_PLANS):
         began = context.current_utc_datetime
-        planned = yield from call_activity_throttled(
-            context, names.PLAN_JOB, ACTIVITY_RETRY, job | {"taken_blobs": taken}
-        )
-        durations["plan"] = _seconds(context, began)
+        image_url = job["request"]["image_url"]
+        payload = job | {
+            "taken_blobs": taken,
+            "telemetry": events.job_dimensions(context, image_url, {}, "plan"),
+        }
+        planned = yield from call_activity_throttled(context, names.PLAN_JOB, ACTIVITY_RETRY, payload)
         plan: dict[str, Any] = planned.get("plan") or {}
+        _step_finished(context, job, plan, "plan", began, planned["ok"], durations)
         if not planned["ok"] or plan["dry_run"]:
             return plan, planned, "plan"
         step = "stage" if plan["source_kind"] == "raw" else "validate"
         status.update(step=step, plan=plan["operations"], container=plan["container"], blob=plan["blob_name"])
         began = context.current_utc_datetime
+        dimensions = events.job_dimensions(context, image_url, plan, step)
         if step == "stage":
-            staging = job | {"plan": plan, "instance_id": context.instance_id}
+            staging = job | {"plan": plan, "instance_id": context.instance_id, "telemetry": dimensions}
             answer = yield from call_activity(context, names.STAGE_RAW, STAGE_RETRY, staging)
         else:
-            answer = yield from _validate(context, plan, wait_for_upload=job.get("wait_for_upload", False))
-        durations[step] = _seconds(context, began)
+            waits = job.get("wait_for_upload", False)
+            answer = yield from _validate(context, plan, wait_for_upload=waits, dimensions=dimensions)
+        _step_finished(context, job, plan, step, began, answer["ok"], durations)
         if answer.get("error_code") != "BlobNameTaken":
             return plan, answer, step
         taken.append(plan["blob_name"])
@@ -131,13 +158,14 @@ def _plan_and_stage(
 
 
 def _publish(
-    context: df.DurableOrchestrationContext, plan: dict[str, Any], staged: dict[str, Any]
+    context: df.DurableOrchestrationContext, plan: dict[str, Any], staged: dict[str, Any], image_url: str
 ) -> Generator[Any, Any, list[dict[str, Any]]]:
     """Every gallery version at once, each a sub-orchestration that returns its outcome."""
+    dimensions = events.job_dimensions(context, image_url, plan, "publish")
     branches = [
         context.call_sub_orchestrator(
             names.GALLERY_VERSION,
-            _version_job(plan, version, staged),
+            _version_job(plan, version, staged, dimensions),
             f"{context.instance_id}:{version['definition']}",
         )
         for version in plan["versions"]
@@ -163,8 +191,13 @@ def publish_image(context: df.DurableOrchestrationContext) -> Generator[Any, Any
     job: dict[str, Any] = context.get_input()
     # This run of the instance (a re-run after the end reuses the id): its start, from the history.
     run = f"{context.instance_id}/{context.current_utc_datetime:%Y%m%dT%H%M%S%fZ}"
-    status = _Status(context, job["request"]["image_url"])
+    image_url = job["request"]["image_url"]
+    status = _Status(context, image_url)
     durations: dict[str, float] = {}
+    started = context.current_utc_datetime
+    trigger = "blob" if job.get("wait_for_upload") else "http"  # only the blob starter waits for an upload
+    dimensions = events.job_dimensions(context, image_url, {}, "plan")
+    events.emit(context, Event.JOB_STARTED, f"job started by {trigger}", dimensions, trigger=trigger)
     result: dict[str, Any] = {"outcome": "failed", "versions": [], "staged": None}
 
     plan, answer, step = yield from _plan_and_stage(context, job, status, durations)
@@ -181,24 +214,42 @@ def publish_image(context: df.DurableOrchestrationContext) -> Generator[Any, Any
         definitions = [version["definition"] for version in plan["versions"]]
         status.update(step="publish", staged=result["staged"], definitions=definitions)
         began = context.current_utc_datetime
-        result["versions"] = yield from _publish(context, plan, answer.get("staged") or {})
-        durations["publish"] = _seconds(context, began)
+        result["versions"] = yield from _publish(context, plan, answer.get("staged") or {}, image_url)
         failure = _publish_failure(result["versions"])
         result.update(failure or {"outcome": "published"})
+        _step_finished(context, job, plan, "publish", began, failure is None, durations)
 
     if step == "validate" and (answer.get("staged") or {}).get("snapshot"):
-        yield from call_activity(context, names.RELEASE_VHD, ACTIVITY_RETRY, {"plan": plan})
+        yield from call_activity(
+            context,
+            names.RELEASE_VHD,
+            ACTIVITY_RETRY,
+            {"plan": plan, "telemetry": events.job_dimensions(context, image_url, plan, "publish")},
+        )
     result.update(plan=plan or {"request": job["request"]}, durations=durations)
     status.update(step="report")
     report = yield from call_activity(
         context,
         names.REPORT_JOB,
         ACTIVITY_RETRY,
-        {"result": result, "notify": job["request"].get("notify", False), "notification_key": run},
+        {
+            "result": result,
+            "notify": job["request"].get("notify", False),
+            "notification_key": run,
+            "telemetry": events.job_dimensions(context, image_url, plan, "report"),
+        },
     )
     # Without a report the job still ends with its result; the summary then says why it is missing.
     summary = report.get("summary") or f"(no summary: {report.get('error_message', 'report failed')})"
     final = {"result": result, "summary": summary, "notified": report.get("notified", False)}
+    ended = "failed" if result["outcome"] == "failed" else "done"
+    events.emit(
+        context, Event.JOB_FINISHED, f"job {result['outcome']}",
+        events.job_dimensions(context, image_url, plan, ended),
+        outcome=result["outcome"], seconds=_seconds(context, started),
+        failed_step=result.get("failed_step", ""), error_code=result.get("error_code", ""),
+        error_message=result.get("error_message", ""),
+    )  # fmt: skip
     if result["outcome"] == "failed":
         status.update(step="failed", summary=summary, result=result)
         # The failure message is the failed job's output: the full texts the status may have cut.

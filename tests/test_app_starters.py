@@ -58,6 +58,8 @@ def test_registered_functions_and_their_triggers() -> None:
         "start_gallery_version": "activityTrigger",
         "poll_gallery_version": "activityTrigger",
         "report_job": "activityTrigger",
+        "job_page": "httpTrigger",
+        "list_jobs": "httpTrigger",
     }
     bindings = {name: json.loads(f.get_function_json())["bindings"] for name, f in functions.items()}
     [publish] = [b for b in bindings["start_publish"] if b["type"] == "httpTrigger"]
@@ -80,6 +82,9 @@ def test_registered_functions_and_their_triggers() -> None:
         "0 17 * * * *",
         False,
     )
+    for page, route in (("job_page", "jobs"), ("list_jobs", "jobs/list")):
+        [trigger] = [b for b in bindings[page] if b["type"] == "httpTrigger"]
+        assert (trigger["route"], trigger["methods"], trigger["authLevel"]) == (route, ["GET"], "FUNCTION")
     for starter in ("start_publish", "publish_status", "publish_runs", "start_from_blob"):
         assert {"direction": "IN", "type": "durableClient", "name": "client"} in bindings[starter]
     # The blob starter gets the Event Grid event (a URL), never a binding that reads blob content.

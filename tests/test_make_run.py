@@ -7,6 +7,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+import requests
 
 from activities.services import app_services
 from local import run_demo
@@ -17,8 +18,11 @@ def test_make_run_once_publishes_the_sample_to_the_local_gallery(
     tmp_path: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:
     found: dict[str, list[str]] = {}
+    page: list[str] = []
 
     def inspect(stack: LocalStack, code: int) -> None:
+        url = run_demo.job_page_url(stack)
+        page.append(f"{url} {requests.get(url, timeout=10).status_code}")
         for definition in ("almalinux-9-gen1", "almalinux-9-gen2"):
             listed = app_services().gallery.list_versions("almalinux_ci", definition)
             found[definition] = [f"{v.name} {v.provisioning_state}" for v in listed]
@@ -31,6 +35,8 @@ def test_make_run_once_publishes_the_sample_to_the_local_gallery(
         "almalinux-9-gen1": [f"{version} Succeeded"],
         "almalinux-9-gen2": [f"{version} Succeeded"],
     }
+    [shown] = page
+    assert shown.endswith(" 200") and f"Job page (follow the job in a browser): {shown[:-4]}\n" in output
     assert f"- Created: 'almalinux_ci/almalinux-9-gen1/{version}'" in output
     assert f"- Created: 'almalinux_ci/almalinux-9-gen2/{version}'" in output
     sample = (

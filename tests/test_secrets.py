@@ -4,7 +4,8 @@ Secrets: the signature of a presigned source URL, the function key the client se
 webhook's secret path, and the storage account key of the connection string. Scanned: every log
 record at DEBUG (ours, the Azure SDKs', urllib3's), the 202 of the start, every custom status an
 orchestration set, the outputs, the stored history of every instance (inputs, activity inputs and
-results), what the status API answered, the summary, and the notification posted. On every path:
+results), what the status API answered, the summary, the notification posted, and the telemetry
+dimensions of every log record (what Application Insights receives as customDimensions). On every path:
 published, dry run, and failed at plan, stage, validate and publish.
 """
 
@@ -19,6 +20,7 @@ from typing import Any
 import pytest
 import requests
 
+from gallery_publisher import telemetry
 from gallery_publisher.source_stash import CONTAINER, discard_source_url, stash_source_url
 from local.azurite import ACCOUNT_KEY
 from local.stack import LocalStack, StackOptions, local_stack
@@ -89,6 +91,9 @@ def _run_and_scan(
     emitted = {
         "the 202": started.text,
         "logs": caplog.text,
+        "telemetry dimensions": json.dumps(
+            [{n: getattr(r, n) for n in telemetry.ALL_DIMENSIONS if hasattr(r, n)} for r in caplog.records]
+        ),
         "status answers": json.dumps(answers),
         "custom statuses": json.dumps([s.custom_status_history for s in instances], default=str),
         "inputs": json.dumps([s.input for s in instances], default=str),
@@ -97,6 +102,7 @@ def _run_and_scan(
         "notifications": b"".join(webhook.bodies).decode(),
     }
     assert webhook.bodies and emitted["logs"] and "image_url" in emitted["histories"]  # something to scan
+    assert f'"instance_id": "{instance_id}"' in emitted["telemetry dimensions"]
     for secret in (SIGNATURE, FUNCTION_KEY, HOOK_PATH, ACCOUNT_KEY):
         leaks = [where for where, text in emitted.items() if secret in text]
         assert leaks == [], f"{secret[:12]}… leaked into {leaks}"

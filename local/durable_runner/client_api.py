@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 from .engine import Engine, InstanceAlreadyRunning, UnknownOrchestrator
 from .host_keys import HostKeys
-from .instances import InvalidInstanceId, RuntimeStatus
+from .instances import InstanceStatus, InvalidInstanceId, RuntimeStatus
 
 RPC_PREFIX = "/durabletask/"
 WEBHOOK_PREFIX = "/runtime/webhooks/durabletask/"
@@ -43,6 +44,24 @@ def _input_json(body: bytes) -> str | None:
     if decoded is None:
         return None
     return decoded if isinstance(decoded, str) else body.decode()
+
+
+def _listed(status: InstanceStatus, query: dict[str, str]) -> bool:
+    """The extension's listing filters: createdTimeFrom, createdTimeTo, runtimeStatus (a comma-separated
+    list), instanceIdPrefix. A time that does not parse is a 400, as on the host."""
+    created = status.created_time
+    if "createdTimeFrom" in query and created < _query_time(query["createdTimeFrom"]):
+        return False
+    if "createdTimeTo" in query and created > _query_time(query["createdTimeTo"]):
+        return False
+    if "runtimeStatus" in query and status.runtime_status.value not in query["runtimeStatus"].split(","):
+        return False
+    return status.instance_id.startswith(query.get("instanceIdPrefix", ""))
+
+
+def _query_time(text: str) -> datetime:
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 class DurableHttpApi:
@@ -114,7 +133,7 @@ class DurableHttpApi:
             InvalidInstanceId,
             UnknownOrchestrator,
             InstanceAlreadyRunning,
-            json.JSONDecodeError,
+            ValueError,  # json.JSONDecodeError, a listing time that does not parse
         ) as error:
             return _json_reply(400, {"Message": "bad request", "ExceptionMessage": str(error)})
 
@@ -125,7 +144,8 @@ class DurableHttpApi:
             case "POST", ["orchestrators", name, instance_id]:
                 return self._start(name, instance_id, body)
             case "GET", ["instances", ""] | ["instances"]:
-                return _json_reply(200, [status.to_json() for status in self._engine.statuses()])
+                listed = [status.to_json() for status in self._engine.statuses() if _listed(status, query)]
+                return _json_reply(200, listed)
             case "GET", ["instances", instance_id]:
                 return self._status(instance_id, show_history=query.get("showHistory", "").lower() == "true")
             case "POST", ["instances", instance_id, "raiseEvent", event_name]:

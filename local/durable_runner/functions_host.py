@@ -39,6 +39,10 @@ class EventLoopThread:
         self._thread.start()
 
     def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        if not self._loop.is_running():
+            # A call after close() would wait forever on a loop that no longer runs.
+            coroutine.close()
+            raise RuntimeError("the functions host has stopped")
         return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result()
 
     def close(self) -> None:

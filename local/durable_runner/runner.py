@@ -111,9 +111,10 @@ class DurableRunner:
         if self._background is not None:
             self._background.join()
         self._server.stop()
+        # Activities still running call the app through the worker, on the loop: let them end first.
+        self._engine.close()
         if self._loop is not None:
             self._loop.close()
-        self._engine.close()
 
     @property
     def origin(self) -> str:
