@@ -98,7 +98,7 @@ def stage_raw(plan: dict[str, Any], source_url: str, services: Services) -> Stag
         checksum = fetch_published_sha256(source_url, checksum_client)
     finally:
         checksum_client.close()
-    with open_source(source_url, guard=guard) as source:
+    with open_source(source_url, guard=guard, converter=services.settings.converter) as source:
         return stage_source(source, blob, checksum=checksum)
 
 

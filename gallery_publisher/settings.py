@@ -17,6 +17,7 @@ from gallery_publisher.errors import SettingsError
 PREFIX = "GALLERY_PUBLISHER_"
 STORAGE_ACCOUNT_TYPES = ("Standard_LRS", "Standard_ZRS", "Premium_LRS")
 REPLICATION_MODES = ("Full", "Shallow")
+CONVERTERS = ("native", "qemu-img")  # who turns a RAW into the disk stream (other formats: qemu-img)
 DEFAULT_REGIONS = "eastus=1,germanywestcentral=1,westus2=1,southeastasia=1,southcentralus=1"
 DEFAULT_ALLOWED_SOURCE_HOSTS = "*.s3.amazonaws.com,*.s3.*.amazonaws.com,*.s3-accelerate.amazonaws.com,*.s3-accelerate.dualstack.amazonaws.com"
 MAX_REPLICAS = 100
@@ -32,6 +33,7 @@ ENVIRONMENT_VARIABLES = (
             "END_OF_LIFE_DATE", "EXCLUDE_FROM_LATEST", "REPLICATION_MODE", "MATTERMOST_WEBHOOK_URL",
             "MATTERMOST_CHANNEL", "MATTERMOST_USERNAME", "ALLOWED_SOURCE_HOSTS", "BLOB_TRIGGER_DRY_RUN",
             "BLOB_TRIGGER_PUBLIC", "VERSION_DEADLINE_MINUTES", "POLL_SECONDS", "LOCAL_MODE",
+            "CONVERTER",
         )
     ),
 )  # fmt: skip
@@ -83,6 +85,7 @@ class Settings:
     version_deadline_minutes: int = 180
     poll_seconds: int = 60
     local_mode: bool = False
+    converter: str = "native"
 
     def is_never_public(self, family_key: str) -> bool:
         return any(fnmatch.fnmatchcase(family_key, pattern) for pattern in self.never_public)
@@ -263,4 +266,5 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         version_deadline_minutes=_whole_number(env, PREFIX + "VERSION_DEADLINE_MINUTES", 180, 1, 7 * 24 * 60),
         poll_seconds=_whole_number(env, PREFIX + "POLL_SECONDS", 60, 1, 3600),
         local_mode=local_mode,
+        converter=_choice(env, PREFIX + "CONVERTER", "native", CONVERTERS),
     )

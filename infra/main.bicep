@@ -40,6 +40,8 @@ param blobTriggerDryRun bool = true
 param blobTriggerPublic bool = false
 param versionDeadlineMinutes int = 180
 param pollSeconds int = 60
+@allowed(['native', 'qemu-img'])
+param converter string = 'native'
 
 // The containers of the family table (gallery_publisher/families.py).
 var vhdContainers = ['8-default', '8-arm64', '9-default', '9-arm64', '9-arm64-64k', 'almalinux-10', 'kitten-10']
@@ -138,6 +140,7 @@ resource app 'Microsoft.Web/sites@2023-12-01' = {
         { name: 'GALLERY_PUBLISHER_BLOB_TRIGGER_PUBLIC', value: string(blobTriggerPublic) }
         { name: 'GALLERY_PUBLISHER_VERSION_DEADLINE_MINUTES', value: string(versionDeadlineMinutes) }
         { name: 'GALLERY_PUBLISHER_POLL_SECONDS', value: string(pollSeconds) }
+        { name: 'GALLERY_PUBLISHER_CONVERTER', value: converter }
       ]
     }
   }
