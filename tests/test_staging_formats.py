@@ -6,6 +6,7 @@ import gzip
 import hashlib
 import lzma
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -27,7 +28,7 @@ FAST = RetryPolicy(attempts=3, first_backoff=0.01, stall_timeout=0.3)
 # Not a whole MiB, so the padding after a stream's end is exercised; data in the last sector too.
 RAW_SIZE = 13 * MIB + 1536
 REGIONS = [(0, 4096), (3 * MIB + 512, 2 * MIB), (RAW_SIZE - 512, 512)]
-COMPRESS = {
+COMPRESS: dict[str, Callable[[bytes], bytes]] = {
     "xz": lzma.compress,
     "gz": gzip.compress,
     "zst": lambda data: zstandard.ZstdCompressor().compress(data),
