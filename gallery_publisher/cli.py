@@ -13,16 +13,12 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
-from gallery_publisher import commands_gallery, commands_storage, commands_submit, publishing
-from gallery_publisher.arm_client import compute_client
+from gallery_publisher import commands_gallery, commands_storage, commands_submit
 from gallery_publisher.errors import PublishError
-from gallery_publisher.gallery import GalleryClient
 from gallery_publisher.image_names import ImageType, SourceKind, parse_image_name
 from gallery_publisher.log_policy import keep_secrets_out_of_logs
 from gallery_publisher.plan import ExistingState, PublishRequest, make_plan
-from gallery_publisher.publishing import Services
 from gallery_publisher.settings import Settings, load_settings
-from gallery_publisher.storage import blob_service_client
 
 EXIT_REFUSED = 2
 Command = Callable[[argparse.Namespace], int]
@@ -36,7 +32,13 @@ def _existing_state(request: PublishRequest, settings: Settings, offline: bool) 
     """What is already in storage and the gallery (after checking the target definitions exist)."""
     if offline:
         return ExistingState()
-    services = Services(
+    # Imported here: the Azure SDKs cost seconds of start-up that `stage` and `plan --offline` need not pay.
+    from gallery_publisher import publishing
+    from gallery_publisher.arm_client import compute_client
+    from gallery_publisher.gallery import GalleryClient
+    from gallery_publisher.storage import blob_service_client
+
+    services = publishing.Services(
         settings,
         blob_service_client(settings),
         GalleryClient(compute_client(settings), settings.resource_group),

@@ -11,9 +11,7 @@ import os
 import sys
 from collections.abc import Mapping
 
-from gallery_publisher.arm_client import compute_client
 from gallery_publisher.errors import PublishError
-from gallery_publisher.gallery import GalleryClient
 from gallery_publisher.settings import load_settings
 
 
@@ -23,6 +21,10 @@ def add_versions_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_versions(args: argparse.Namespace, env: Mapping[str, str] | None = None) -> int:
+    # Imported here: the Azure SDKs cost seconds of start-up that the other commands need not pay.
+    from gallery_publisher.arm_client import compute_client
+    from gallery_publisher.gallery import GalleryClient
+
     try:
         settings = load_settings(os.environ if env is None else env)
         gallery_name = args.gallery or settings.ci_gallery

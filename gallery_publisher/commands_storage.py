@@ -9,18 +9,15 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import PurePosixPath
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 from urllib.parse import unquote, urlsplit
-
-from azure.core.exceptions import AzureError
 
 from gallery_publisher.errors import PublishError
 from gallery_publisher.settings import load_settings
-from gallery_publisher.source import open_source
-from gallery_publisher.staging import StageProgress, stage_source
-from gallery_publisher.storage import StorageError, blob_client_for_url, blob_service_client
 from gallery_publisher.urls import redact_text, redact_url
-from gallery_publisher.vhd_blob import validate_vhd_blob
+
+if TYPE_CHECKING:
+    from gallery_publisher.staging import StageProgress
 
 EXIT_REFUSED = 2
 
@@ -50,6 +47,13 @@ def default_blob_name(source: str) -> str:
 
 
 def run_stage(args: argparse.Namespace) -> int:
+    # Imported here, not at start-up: only what staging needs (no ARM or identity SDK) is loaded.
+    from azure.core.exceptions import AzureError
+
+    from gallery_publisher.source import open_source
+    from gallery_publisher.staging import stage_source
+    from gallery_publisher.storage import StorageError, blob_service_client
+
     name = args.name or default_blob_name(args.source)
     try:
         settings = load_settings(os.environ)
@@ -83,6 +87,9 @@ def run_stage(args: argparse.Namespace) -> int:
 
 
 def run_validate_vhd(args: argparse.Namespace) -> int:
+    from gallery_publisher.storage import blob_client_for_url
+    from gallery_publisher.vhd_blob import validate_vhd_blob
+
     try:
         checked = validate_vhd_blob(blob_client_for_url(args.blob_url, load_settings(os.environ)))
     except PublishError as error:

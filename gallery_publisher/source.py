@@ -170,7 +170,10 @@ class HttpSource:
                 self._drop()
                 failures += 1
                 self._give_up_after(failures, error)
-                self._sleep(self._policy.backoff(failures))
+                # A connection that broke after bytes came is reopened at once (the server was
+                # answering a moment ago); only failures in a row wait, ever longer.
+                if failures > 1:
+                    self._sleep(self._policy.backoff(failures - 1))
                 continue
             failures = 0
             parts.append(data)

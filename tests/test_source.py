@@ -80,6 +80,18 @@ def test_dropped_connection_resumes_at_the_exact_offset(
     assert ranges == [None, f"bytes={drop}-"]
 
 
+def test_a_drop_is_reopened_at_once_and_only_failures_in_a_row_wait(
+    server: SourceServer, image: tuple[Path, bytes]
+) -> None:
+    server.set_faults(Faults(drop_at=MIB))
+    pauses: list[float] = []
+    with open_source(
+        server.url_for("bucket/disk.raw"), policy=RetryPolicy(first_backoff=5.0), sleep=pauses.append
+    ) as source:
+        assert source.read(len(image[1])) == image[1]
+    assert pauses == []  # a resume does not wait out a backoff meant for a server that is down
+
+
 def test_stalled_connection_is_dropped_and_resumed(server: SourceServer, image: tuple[Path, bytes]) -> None:
     server.set_faults(Faults(stall_at=2 * MIB, stall_seconds=3.0))
     assert read_all(server.url_for("bucket/disk.raw")) == image[1]
