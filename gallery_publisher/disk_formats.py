@@ -72,6 +72,14 @@ def detect(head: bytes) -> DiskFormat:
     return DiskFormat.RAW
 
 
+def detect_vhd_head(head: bytes) -> bool:
+    """Whether the first bytes of a .vhd are those of a dynamic VHD (which needs converting)."""
+    try:
+        return detect(head) is DiskFormat.VHD
+    except FormatError:
+        return False  # a differencing VHD: the job refuses it with the reason when it validates
+
+
 class Readable(Protocol):
     def read(self, amount: int, /) -> bytes: ...
 

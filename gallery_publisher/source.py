@@ -83,14 +83,17 @@ _COPY_CHUNK = 4 * 1024 * 1024
 
 
 class FileSource:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, identity: tuple[str, str | None] | None = None) -> None:
         self.path = path
         self._file: BinaryIO = path.open("rb")
         stat = os.fstat(self._file.fileno())
-        self._url = path.resolve().as_uri()
         self._size = stat.st_size
-        # Files have no ETag; modification time and size play its part, as web servers do.
-        self._etag = f'"{stat.st_mtime_ns:x}-{stat.st_size:x}"'
+        # Files have no ETag; modification time and size play its part, as web servers do. A local
+        # copy of a blob goes by the blob's URL and ETag instead (`identity`).
+        self._url, self._etag = identity or (
+            path.resolve().as_uri(),
+            f'"{stat.st_mtime_ns:x}-{stat.st_size:x}"',
+        )
 
     @property
     def url(self) -> str:
@@ -366,13 +369,14 @@ def open_source(
     policy: RetryPolicy | None = None,
     sleep: Callable[[float], None] = time.sleep,
     converter: str = "native",
+    identity: tuple[str, str | None] | None = None,
 ) -> OpenedSource:
     """Open a disk image source: RAW is streamed, a compressed RAW decompressed on the way, other
     formats (and RAW too with `converter="qemu-img"`) converted by qemu-img on local disk first.
 
     With a guard (every job's download) only an http(s) URL the guard allows is read, each redirect
     is checked again and connections go to checked addresses only; without one (an operator's own
-    command line) local files are read too."""
+    command line) local files are read too. `identity` (URL, ETag) names a local copy of a blob."""
     scheme = urlsplit(location).scheme
     if guard is not None and scheme not in ("http", "https"):
         raise SourceNotAllowedError(f"cannot read {redact_url(location)}: a job reads http(s) URLs only")
@@ -383,7 +387,7 @@ def open_source(
         path = Path(urlsplit(location).path if scheme == "file" else location)
         if not path.is_file():
             raise SourceError(f"{path} is not a file; give the path or http(s) URL of a disk image")
-        source = FileSource(path)
+        source = FileSource(path, identity)
         if source.size == 0:
             source.close()
             raise SourceError(f"{path} is empty; a RAW disk image has a length")
@@ -395,6 +399,11 @@ def open_source(
             kind = disk_formats.detect(head)
         except disk_formats.FormatError as error:
             raise SourceError(f"{redact_url(location)} {error}") from None
+        if kind is not DiskFormat.VHD and source.url.endswith(".vhd"):
+            raise SourceError(
+                f"{source.url} is not a dynamic VHD, so there is nothing to convert; a fixed VHD is "
+                "published as it is: give it with url_type vhd"
+            )
         fetched = _Fetched(source, head)
         if kind is DiskFormat.RAW and converter == "native":
             return OpenedSource(source, fetched, fetched.read, source.size)
