@@ -51,18 +51,12 @@ lint: $(VENV)/.installed
 test: setup lint
 	$(BIN)/python -m pytest -q
 
-# The benchmark of issue 3; the old pipeline's azure-cli lives in its own venv under .local-stack.
-AZ_VENV := .local-stack/az-venv
+# The benchmarks: parallel versions, and staging against the MD5 floor and the old pipeline (issue 12).
 BENCH_ARGS ?=
 
-bench: setup $(AZ_VENV)/.installed
+bench: setup
 	$(BIN)/python -m bench.parallel_versions
-	AZURE_CORE_COLLECT_TELEMETRY=no $(BIN)/python -m bench.stage_vs_old_pipeline --az $(AZ_VENV)/bin/az $(BENCH_ARGS)
-
-$(AZ_VENV)/.installed:
-	$(PYTHON) -m venv $(AZ_VENV)
-	$(AZ_VENV)/bin/python -m pip install --quiet azure-cli==2.91.0
-	touch $@
+	$(BIN)/python -m bench.stage_vs_old_pipeline $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) node_modules .local-stack

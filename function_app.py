@@ -20,6 +20,7 @@ from azure.core.exceptions import ResourceNotFoundError
 from activities import blueprint as activities_blueprint
 from activities.services import app_services, app_settings
 from gallery_publisher import leftovers
+from gallery_publisher.disk_formats import PROBE_SIZE, detect_vhd_head
 from gallery_publisher.errors import PublishError
 from gallery_publisher.families import FAMILIES
 from gallery_publisher.job_request import (
@@ -185,6 +186,16 @@ async def publish_runs(req: func.HttpRequest, client: df.DurableOrchestrationCli
     return _json_response({"job_id": job_id, "runs": runs}, 200)
 
 
+def _is_dynamic_vhd(container: str, blob_name: str) -> bool:
+    """A dynamic VHD starts with a copy of its footer; a fixed one (or one still zeros) does not."""
+    blob = app_services().blobs.get_blob_client(container, unquote(blob_name))
+    try:
+        head = blob.download_blob(offset=0, length=PROBE_SIZE).readall()
+    except ResourceNotFoundError:
+        return False
+    return detect_vhd_head(head)
+
+
 def _staged_by_a_job(container: str, blob_name: str) -> bool:
     """Blobs our stager writes carry their source in metadata (from the moment they are created)."""
     blob = app_services().blobs.get_blob_client(container, unquote(blob_name))
@@ -215,7 +226,9 @@ async def start_from_blob(event: func.EventGridEvent, client: df.DurableOrchestr
         log.info("ignored %s: staged by a publishing job, which publishes it itself", shown)
         return
     # Without a query string, as every job's input (see source_stash): the app reads its own account.
-    body = {"image_url": shown, "url_type": "vhd", "dry_run": settings.blob_trigger_dry_run,
+    # Azure refuses a dynamic VHD an hour later: stage a fixed copy of it instead (url_type raw).
+    dynamic = _is_dynamic_vhd(container, shown[len(endpoint) + len(container) + 1 :])
+    body = {"image_url": shown, "url_type": "raw" if dynamic else "vhd", "dry_run": settings.blob_trigger_dry_run,
             "public_gallery": settings.blob_trigger_public}  # fmt: skip
     try:
         request = parse_job_request(body, settings)

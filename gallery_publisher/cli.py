@@ -35,13 +35,13 @@ def _existing_state(request: PublishRequest, settings: Settings, offline: bool) 
     """What is already in storage and the gallery (after checking the target definitions exist)."""
     if offline:
         return ExistingState()
+    # Imported here: the Azure SDKs cost seconds of start-up that `stage` and `plan --offline` need not pay.
     from gallery_publisher import publishing
     from gallery_publisher.arm_client import compute_client
     from gallery_publisher.gallery import GalleryClient
-    from gallery_publisher.publishing import Services
     from gallery_publisher.storage import blob_service_client
 
-    services = Services(
+    services = publishing.Services(
         settings,
         blob_service_client(settings),
         GalleryClient(compute_client(settings), settings.resource_group),

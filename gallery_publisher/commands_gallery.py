@@ -21,7 +21,7 @@ def add_versions_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_versions(args: argparse.Namespace, env: Mapping[str, str] | None = None) -> int:
-    # Imported here so that the CLI (and `submit`) load without the Azure SDKs.
+    # Imported here: the Azure SDKs cost seconds of start-up that the other commands need not pay.
     from gallery_publisher.arm_client import compute_client
     from gallery_publisher.gallery import GalleryClient
 

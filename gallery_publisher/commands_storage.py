@@ -26,7 +26,11 @@ EXIT_REFUSED = 2
 
 
 def add_stage_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("source", help="RAW image: an http(s) URL with Range support, or a local file")
+    parser.add_argument(
+        "source",
+        help="disk image (RAW, .raw.xz/.zst/.gz, qcow2, VMDK, VHDX, dynamic VHD): "
+        "an http(s) URL with Range support, or a local file",
+    )
     parser.add_argument("--container", required=True, help="blob container to stage the VHD into")
     parser.add_argument("--name", help="blob name (default: the RAW file name with .raw replaced by .vhd)")
 
@@ -35,12 +39,18 @@ def add_validate_vhd_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("blob_url", help="URL of the VHD page blob to check")
 
 
+# The suffixes of disk images the stager reads, longest first; the blob is named with .vhd instead.
+IMAGE_SUFFIXES = (".raw.xz", ".raw.zst", ".raw.gz", ".raw", ".qcow2", ".vmdk", ".vhdx", ".vhd")
+
+
 def default_blob_name(source: str) -> str:
     name = PurePosixPath(unquote(urlsplit(source).path)).name
-    return (name[: -len(".raw")] if name.endswith(".raw") else name) + ".vhd"
+    suffix = next((suffix for suffix in IMAGE_SUFFIXES if name.endswith(suffix)), "")
+    return name[: len(name) - len(suffix)] + ".vhd"
 
 
 def run_stage(args: argparse.Namespace) -> int:
+    # Imported here, not at start-up: only what staging needs (no ARM or identity SDK) is loaded.
     from azure.core.exceptions import AzureError
 
     from gallery_publisher.source import open_source
@@ -49,12 +59,13 @@ def run_stage(args: argparse.Namespace) -> int:
 
     name = args.name or default_blob_name(args.source)
     try:
-        container = blob_service_client(load_settings(os.environ)).get_container_client(args.container)
+        settings = load_settings(os.environ)
+        container = blob_service_client(settings).get_container_client(args.container)
         if not container.exists():
             raise StorageError(
                 f"container {args.container!r} does not exist in {redact_url(container.url)}; create it first"
             )
-        with open_source(args.source) as source:
+        with open_source(args.source, converter=settings.converter) as source:
             result = stage_source(
                 source, container.get_blob_client(name), progress=ProgressPrinter(sys.stderr, time.monotonic)
             )

@@ -54,10 +54,11 @@ class ImageName:
 
 _DATE = r"(?P<date>20\d{6})"
 _ARCH = r"(?P<arch>x86_64|aarch64)"
-_EXT = r"\.(?P<ext>raw|vhd)"
+# A disk image to stage (RAW, compressed RAW, or a format qemu-img converts), or a VHD blob.
+_EXT = r"\.(?P<ext>raw(?:\.(?:xz|zst|gz))?|qcow2|vmdk|vhdx|vhd)"
 _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     (
-        "AlmaLinux-{major}-Azure-{ver}-{date}.{idx}[-64k].{arch}.raw|.vhd",
+        "AlmaLinux-{major}-Azure-{ver}-{date}.{idx}[-64k].{arch}.raw[.xz|.zst|.gz]|.qcow2|.vmdk|.vhdx|.vhd",
         re.compile(
             rf"AlmaLinux-(?P<major>\d+)-Azure-(?P<release>\d+\.\d+)-{_DATE}\.(?P<index>\d+)"
             rf"(?P<k64>-64k)?\.{_ARCH}{_EXT}",
@@ -65,7 +66,7 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
         ),
     ),
     (
-        "AlmaLinux-Kitten-Azure-10-{date}.{idx}[-64k].{arch}.raw|.vhd",
+        "AlmaLinux-Kitten-Azure-10-{date}.{idx}[-64k].{arch}.raw[.xz|.zst|.gz]|.qcow2|.vmdk|.vhdx|.vhd",
         re.compile(
             rf"AlmaLinux-Kitten-Azure-(?P<release>10)-{_DATE}\.(?P<index>\d+)(?P<k64>-64k)?\.{_ARCH}{_EXT}",
             re.ASCII,
@@ -152,5 +153,5 @@ def _image_from_match(name: str, match: re.Match[str]) -> ImageName:
         index=fields["index"],
         arch=arch,
         image_type=image_type,
-        source_kind=SourceKind(fields["ext"]),
+        source_kind=SourceKind.VHD if fields["ext"] == "vhd" else SourceKind.RAW,
     )

@@ -46,12 +46,13 @@ def check_gallery(gallery: str, family: Family, settings: Settings) -> None:
         )
 
 
-def _parsed(name: str, kind: SourceKind) -> tuple[ImageName, Family]:
+def _parsed(name: str, kind: SourceKind | None) -> tuple[ImageName, Family]:
+    """The image and family a name gives; `kind` None: either (a dynamic VHD is staged as a RAW is)."""
     try:
         image = parse_image_name(name)
     except PublishError as error:
         raise _refuse(str(error)) from None
-    if image.source_kind is not kind:
+    if kind is not None and image.source_kind is not kind:
         raise _refuse(f"{image.file_name} is not a .{kind} name")
     return image, family_for(image)
 
@@ -65,7 +66,11 @@ def check_stage_input(plan: dict[str, Any], source_url: str, settings: Settings)
         raise _refuse(str(error)) from None
     if redact_url(source_url) != plan.get("source_url"):
         raise _refuse(f"the source {redact_url(source_url)} is not the plan's {plan.get('source_url')}")
-    image, family = _parsed(source_url, SourceKind.RAW)
+    if plan.get("source_kind") != SourceKind.RAW:
+        raise _refuse(
+            f"the plan of {plan.get('source_url')} stages nothing (source kind {plan.get('source_kind')})"
+        )
+    image, family = _parsed(source_url, None)
     check_gallery(str(plan.get("gallery")), family, settings)
     index = plan.get("upload_index")
     expected = family.blob_name(image, index) if isinstance(index, int) else None

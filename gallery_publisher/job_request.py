@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 from gallery_publisher.errors import PublishError
 from gallery_publisher.families import family_for
 from gallery_publisher.image_names import SourceKind, parse_image_name
-from gallery_publisher.plan import PublishRequest
+from gallery_publisher.plan import PublishRequest, converts_vhd
 from gallery_publisher.settings import (
     REPLICATION_MODES,
     Settings,
@@ -111,7 +111,11 @@ def parse_job_request(body: Any, settings: Settings) -> PublishRequest:
         raise RequestError("image_url must end with the image's file name, not a '/'")
     image = parse_image_name(image_url)
     url_type = _url_type(body.get("url_type"))
-    if url_type is not None and url_type is not image.source_kind:
+    if (
+        url_type is not None
+        and url_type is not image.source_kind
+        and not converts_vhd(url_type, image.source_kind)
+    ):
         raise RequestError(
             f"url_type is {url_type} but {image.file_name} is a .{image.source_kind} file name; "
             "leave url_type out: it is inferred"

@@ -164,12 +164,22 @@ class PublishPlan:
 
 
 def _source_kind(request: PublishRequest, image: ImageName) -> SourceKind:
-    if request.url_type is not None and request.url_type is not image.source_kind:
+    """The name's kind, or RAW for a .vhd asked to be staged: a dynamic VHD, copied as a fixed one."""
+    if (
+        request.url_type is not None
+        and request.url_type is not image.source_kind
+        and not converts_vhd(request.url_type, image.source_kind)
+    ):
         raise PublishError(
             f"url_type is {request.url_type} but {image.file_name} is a .{image.source_kind} file name; "
             f"set url_type to {image.source_kind} or leave it out to infer it from the name"
         )
-    return image.source_kind
+    return request.url_type or image.source_kind
+
+
+def converts_vhd(url_type: SourceKind, name_kind: SourceKind) -> bool:
+    """url_type raw on a .vhd name: stage a fixed copy of a VHD that Azure cannot use as it is."""
+    return url_type is SourceKind.RAW and name_kind is SourceKind.VHD
 
 
 def _vhd_location(

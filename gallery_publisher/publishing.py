@@ -12,6 +12,7 @@ from typing import Any
 from azure.storage.blob import BlobClient, BlobServiceClient
 
 from gallery_publisher import __version__, storage
+from gallery_publisher.blob_copy import local_copy
 from gallery_publisher.checksum import fetch_published_sha256
 from gallery_publisher.errors import PublishError
 from gallery_publisher.families import family_for
@@ -23,7 +24,7 @@ from gallery_publisher.gallery_records import (
     VersionSpec,
     publish_tags,
 )
-from gallery_publisher.image_names import SourceKind
+from gallery_publisher.image_names import SourceKind, parse_image_name
 from gallery_publisher.pinned_http import GuardedClient
 from gallery_publisher.plan import ExistingState, PublishPlan, PublishRequest, make_plan
 from gallery_publisher.settings import Settings, TargetRegion
@@ -105,6 +106,8 @@ def prepare_job(
 def stage_raw(plan: dict[str, Any], source_url: str, services: Services) -> StageResult:
     """Stream the RAW source into the plan's page blob (or find it already staged)."""
     blob = services.blobs.get_blob_client(plan["container"], plan["blob_name"])
+    if parse_image_name(source_url).source_kind is SourceKind.VHD:
+        return _stage_fixed_copy(source_url, blob, services)
     # The guard checks the URL, its addresses and every redirect again, here where the bytes are read.
     guard = SourceGuard(services.settings)
     checksum_client = GuardedClient(guard)
@@ -112,7 +115,7 @@ def stage_raw(plan: dict[str, Any], source_url: str, services: Services) -> Stag
         checksum = fetch_published_sha256(source_url, checksum_client)
     finally:
         checksum_client.close()
-    with open_source(source_url, guard=guard) as source:
+    with open_source(source_url, guard=guard, converter=services.settings.converter) as source:
         options = StageOptions(deadline_seconds=services.settings.staging_deadline_minutes * 60.0)
         return stage_source(source, blob, options=options, checksum=checksum)
 
@@ -123,6 +126,18 @@ def _vhd_client(plan: dict[str, Any], services: Services) -> BlobClient:
     if location is None:
         raise PublishError(f"{redact_url(plan['blob_url'])} is not a blob of the configured storage account")
     return services.blobs.get_blob_client(*location)
+
+
+def _stage_fixed_copy(source_url: str, blob: BlobClient, services: Services) -> StageResult:
+    """A VHD blob Azure cannot use as it is (a dynamic one), staged as a fixed copy under the plan's name.
+
+    The blob is in our account (the plan checked it), so it is read through the SDK, not fetched
+    over plain HTTP; qemu-img converts it on local disk. The original is left as it was."""
+    source_blob = storage.blob_client_for_url(redact_url(source_url), services.settings)
+    with local_copy(source_blob) as (path, etag):
+        identity = (redact_url(source_blob.url), etag)
+        with open_source(str(path), converter="qemu-img", identity=identity) as source:
+            return stage_source(source, blob)
 
 
 def validate_vhd(plan: dict[str, Any], services: Services) -> VhdBlob:

@@ -18,6 +18,7 @@ from gallery_publisher.families import FAMILIES
 PREFIX = "GALLERY_PUBLISHER_"
 STORAGE_ACCOUNT_TYPES = ("Standard_LRS", "Standard_ZRS", "Premium_LRS")
 REPLICATION_MODES = ("Full", "Shallow")
+CONVERTERS = ("native", "qemu-img")  # who turns a RAW into the disk stream (other formats: qemu-img)
 DEFAULT_REGIONS = "eastus=1,germanywestcentral=1,westus2=1,southeastasia=1,southcentralus=1"
 DEFAULT_ALLOWED_SOURCE_HOSTS = "*.s3.amazonaws.com,*.s3.*.amazonaws.com,*.s3-accelerate.amazonaws.com,*.s3-accelerate.dualstack.amazonaws.com"
 MAX_REPLICAS = 100
@@ -37,6 +38,7 @@ ENVIRONMENT_VARIABLES = (
             "ALLOWED_SOURCE_PORTS",
             "STAGING_DEADLINE_MINUTES", "MAX_REGIONS", "MAX_TOTAL_REPLICAS", "CLEANUP_AFTER_HOURS",
             "CLEANUP_DELETE", "UPLOAD_SETTLE_SECONDS",
+            "CONVERTER",
         )
     ),
 )  # fmt: skip
@@ -95,6 +97,7 @@ class Settings:
     cleanup_after_hours: int = 72
     cleanup_delete: bool = False
     upload_settle_seconds: int = 120
+    converter: str = "native"
 
     def is_never_public(self, family_key: str) -> bool:
         return self.never_public_rule(family_key) is not None
@@ -338,4 +341,5 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         cleanup_delete=parse_bool(
             PREFIX + "CLEANUP_DELETE", env.get(PREFIX + "CLEANUP_DELETE", "false") or "false"
         ),
+        converter=_choice(env, PREFIX + "CONVERTER", "native", CONVERTERS),
     )

@@ -1,4 +1,7 @@
-"""A RAW disk source (an http(s) URL or a local file) read once, front to back, with a known length.
+"""A disk image source (an http(s) URL or a local file) read once, front to back, with a known length.
+
+What staging reads is the RAW disk: a RAW file as it is, a compressed one decompressed in the same
+pass (its RAW size is known only at the end), anything else converted by qemu-img first.
 
 An HTTP source survives a dropped or stalled connection: it reopens with a Range request at the
 exact offset it had reached, so the caller's running MD5 stays valid and nothing is read twice.
@@ -6,8 +9,11 @@ exact offset it had reached, so the caller's running MD5 stays valid and nothing
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
+import shutil
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,45 +25,42 @@ from urllib.parse import urlsplit
 import requests
 import urllib3.exceptions
 
+from gallery_publisher import conversion, disk_formats
+from gallery_publisher.disk_formats import PROBE_SIZE, DiskFormat
 from gallery_publisher.errors import PublishError
 from gallery_publisher.pinned_http import GuardedClient
 from gallery_publisher.source_policy import SourceGuard, SourceNotAllowedError
 from gallery_publisher.urls import redact_text, redact_url
 
-# Magic numbers at offset 0 of formats people mistake for a RAW disk, with the fix for each.
-_NOT_RAW: tuple[tuple[bytes, str, str], ...] = (
-    (b"QFI\xfb", "a qcow2 image", "convert it with `qemu-img convert -f qcow2 -O raw`"),
-    (b"conectix", "a VHD image", "give its blob URL as a VHD input instead of staging it"),
-    (b"\xfd7zXZ\x00", "xz-compressed", "decompress it first (`xz -d`)"),
-    (b"\x1f\x8b", "gzip-compressed", "decompress it first (`gunzip`)"),
-)
-MAGIC_PROBE = max(len(magic) for magic, _, _ in _NOT_RAW)
-
 
 class SourceError(PublishError):
-    """The source cannot be read as a RAW disk; the message names the problem and the fix."""
-
-
-def check_raw_magic(first_bytes: bytes, location: str) -> None:
-    for magic, what, fix in _NOT_RAW:
-        if first_bytes.startswith(magic):
-            raise SourceError(f"{redact_url(location)} is {what}, not a RAW disk image: {fix}")
+    """The source cannot be read as a disk image; the message names the problem and the fix."""
 
 
 class RawSource(Protocol):
-    """What staging needs from a source: its identity, its length and its bytes in order."""
+    """What staging needs from a source: its identity as fetched, and its RAW disk bytes in order."""
 
     @property
     def url(self) -> str: ...  # query-free, safe to log and store
 
     @property
-    def size(self) -> int: ...
+    def size(self) -> int: ...  # of the file as fetched
 
     @property
     def etag(self) -> str | None: ...
 
+    @property
+    def raw_size(self) -> int | None: ...  # None until the end of a stream being decompressed
+
+    @property
+    def position(self) -> int: ...  # bytes fetched so far, for progress
+
     def read(self, amount: int) -> bytes:
-        """Up to `amount` bytes; fewer only at the end of the source."""
+        """Up to `amount` RAW bytes; fewer only at the end of the disk."""
+        ...
+
+    def fetched_sha256(self) -> str:
+        """Hex SHA-256 of the file as fetched (what a published .sha256sum describes), once read whole."""
         ...
 
     def close(self) -> None: ...
@@ -77,14 +80,21 @@ class RetryPolicy:
         return float(min(self.first_backoff * 2 ** (failure - 1), self.max_backoff))
 
 
+_COPY_CHUNK = 4 * 1024 * 1024
+
+
 class FileSource:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, identity: tuple[str, str | None] | None = None) -> None:
+        self.path = path
         self._file: BinaryIO = path.open("rb")
         stat = os.fstat(self._file.fileno())
-        self._url = path.resolve().as_uri()
         self._size = stat.st_size
-        # Files have no ETag; modification time and size play its part, as web servers do.
-        self._etag = f'"{stat.st_mtime_ns:x}-{stat.st_size:x}"'
+        # Files have no ETag; modification time and size play its part, as web servers do. A local
+        # copy of a blob goes by the blob's URL and ETag instead (`identity`).
+        self._url, self._etag = identity or (
+            path.resolve().as_uri(),
+            f'"{stat.st_mtime_ns:x}-{stat.st_size:x}"',
+        )
 
     @property
     def url(self) -> str:
@@ -164,7 +174,10 @@ class HttpSource:
                 self._drop()
                 failures += 1
                 self._give_up_after(failures, error)
-                self._sleep(self._policy.backoff(failures))
+                # A connection that broke after bytes came is reopened at once (the server was
+                # answering a moment ago); only failures in a row wait, ever longer.
+                if failures > 1:
+                    self._sleep(self._policy.backoff(failures - 1))
                 continue
             failures = 0
             parts.append(data)
@@ -266,12 +279,50 @@ def _describe(error: BaseException, location: str) -> str:
     return redact_text(text.replace(f"?{query}", "") if query else text)
 
 
-class OpenedSource:
-    """A source whose first bytes were already read for the magic check."""
+class _Fetched:
+    """The bytes of a source as fetched (the probed head first), hashed on the way."""
 
     def __init__(self, source: FileSource | HttpSource, head: bytes) -> None:
         self._source = source
         self._head = head
+        self._digest = hashlib.sha256(head)
+        self.count = 0
+
+    def read(self, amount: int) -> bytes:
+        if self._head:
+            data, self._head = self._head[:amount], self._head[amount:]
+            if len(data) < amount:
+                data += self._read_source(amount - len(data))
+        else:
+            data = self._read_source(amount)
+        self.count += len(data)
+        return data
+
+    def _read_source(self, amount: int) -> bytes:
+        data = self._source.read(amount)
+        self._digest.update(data)
+        return data
+
+    def hexdigest(self) -> str:
+        return self._digest.hexdigest()
+
+
+class OpenedSource:
+    """A source ready for staging: the fetched file's identity and digest, and its RAW disk bytes."""
+
+    def __init__(
+        self,
+        source: FileSource | HttpSource,
+        fetched: _Fetched,
+        read_raw: Callable[[int], bytes],
+        raw_size: int | None,
+        cleanup: Callable[[], None] = lambda: None,
+    ) -> None:
+        self._source = source
+        self._fetched = fetched
+        self._read_raw = read_raw
+        self._raw_size = raw_size
+        self._cleanup = cleanup
 
     @property
     def url(self) -> str:
@@ -285,16 +336,25 @@ class OpenedSource:
     def etag(self) -> str | None:
         return self._source.etag
 
+    @property
+    def raw_size(self) -> int | None:
+        return self._raw_size
+
+    @property
+    def position(self) -> int:
+        return self._fetched.count
+
     def read(self, amount: int) -> bytes:
-        if not self._head:
-            return self._source.read(amount)
-        head, self._head = self._head[:amount], self._head[amount:]
-        if len(head) == amount:
-            return head
-        return head + self._source.read(amount - len(head))
+        return self._read_raw(amount)
+
+    def fetched_sha256(self) -> str:
+        return self._fetched.hexdigest()
 
     def close(self) -> None:
-        self._source.close()
+        try:
+            self._cleanup()
+        finally:
+            self._source.close()
 
     def __enter__(self) -> OpenedSource:
         return self
@@ -311,12 +371,15 @@ def open_source(
     guard: SourceGuard | None = None,
     policy: RetryPolicy | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    converter: str = "native",
+    identity: tuple[str, str | None] | None = None,
 ) -> OpenedSource:
-    """Open a RAW source, refusing one with no length or whose first bytes show another format.
+    """Open a disk image source: RAW is streamed, a compressed RAW decompressed on the way, other
+    formats (and RAW too with `converter="qemu-img"`) converted by qemu-img on local disk first.
 
     With a guard (every job's download) only an http(s) URL the guard allows is read, each redirect
     is checked again and connections go to checked addresses only; without one (an operator's own
-    command line) local files are read too."""
+    command line) local files are read too. `identity` (URL, ETag) names a local copy of a blob."""
     scheme = urlsplit(location).scheme
     if guard is not None and scheme not in ("http", "https"):
         raise SourceNotAllowedError(f"cannot read {redact_url(location)}: a job reads http(s) URLs only")
@@ -326,17 +389,73 @@ def open_source(
     elif scheme in ("", "file"):
         path = Path(urlsplit(location).path if scheme == "file" else location)
         if not path.is_file():
-            raise SourceError(f"{path} is not a file; give the path or http(s) URL of a RAW image")
-        source = FileSource(path)
+            raise SourceError(f"{path} is not a file; give the path or http(s) URL of a disk image")
+        source = FileSource(path, identity)
         if source.size == 0:
             source.close()
             raise SourceError(f"{path} is empty; a RAW disk image has a length")
     else:
         raise SourceError(f"cannot read {redact_url(location)}: give an http(s) URL or a local file path")
     try:
-        head = source.read(MAGIC_PROBE)
-        check_raw_magic(head, location)
+        head = source.read(PROBE_SIZE)
+        try:
+            kind = disk_formats.detect(head)
+        except disk_formats.FormatError as error:
+            raise SourceError(f"{redact_url(location)} {error}") from None
+        if kind is not DiskFormat.VHD and source.url.endswith(".vhd"):
+            raise SourceError(
+                f"{source.url} is not a dynamic VHD, so there is nothing to convert; a fixed VHD is "
+                "published as it is: give it with url_type vhd"
+            )
+        fetched = _Fetched(source, head)
+        if kind is DiskFormat.RAW and converter == "native":
+            return OpenedSource(source, fetched, fetched.read, source.size)
+        if kind in disk_formats.COMPRESSED:
+            read = _explained(disk_formats.decompressing_reader(kind, fetched), location)
+            return OpenedSource(source, fetched, read, None)
+        return _converted(source, fetched, kind)
     except BaseException:
         source.close()
         raise
-    return OpenedSource(source, head)
+
+
+def _explained(read: Callable[[int], bytes], location: str) -> Callable[[int], bytes]:
+    def read_explained(amount: int) -> bytes:
+        try:
+            return read(amount)
+        except disk_formats.FormatError as error:
+            raise SourceError(
+                f"{redact_url(location)} {error}; check the file, or publish it uncompressed"
+            ) from None
+
+    return read_explained
+
+
+def _converted(source: FileSource | HttpSource, fetched: _Fetched, kind: DiskFormat) -> OpenedSource:
+    """qemu-img converts the image to a RAW file on local disk, which is then read as a RAW source.
+
+    A download goes to local disk first (qemu-img reads only the checked bytes, never the URL).
+    Every temporary file is deleted on every path: the download once converted, the RAW as soon as
+    it is open (the open file keeps its blocks until it is closed), the directory on any failure."""
+    work = Path(tempfile.mkdtemp(prefix="gallery-publisher-"))
+    try:
+        if isinstance(source, FileSource):
+            image = source.path
+            _drain(fetched, None)  # the published checksum describes the file: hash it all
+        else:
+            conversion.check_free_disk(work, source.size, f"downloading {source.url} for qemu-img")
+            image = work / f"source.{kind}"
+            with image.open("wb") as copy:
+                _drain(fetched, copy)
+        raw_path = work / "disk.raw"
+        conversion.convert_to_raw(image, str(kind), raw_path)
+        raw = FileSource(raw_path)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return OpenedSource(source, fetched, raw.read, raw.size, raw.close)
+
+
+def _drain(fetched: _Fetched, copy: BinaryIO | None) -> None:
+    while data := fetched.read(_COPY_CHUNK):
+        if copy is not None:
+            copy.write(data)

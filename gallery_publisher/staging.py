@@ -124,7 +124,9 @@ def stage_source(
     is left incomplete (no Content-MD5) and StagingError names both digests."""
     options = options or StageOptions()
     started = time.monotonic()
-    blob_size = check_limits(source.size, options.chunk_size)
+    # A RAW being decompressed shows its size only at its end: its blob is created at the largest
+    # size Azure accepts and resized to the disk once the stream has ended.
+    blob_size = check_limits(MAX_RAW_SIZE if source.raw_size is None else source.raw_size, options.chunk_size)
     existing = storage.blob_state(blob)
     if existing is None:
         _create_blob(blob, blob_size, _source_metadata(source))
@@ -213,10 +215,10 @@ class _Upload:
         self.source = source
         self.lease = lease
         self.checksum = checksum
-        # SHA-256 of the RAW bytes only (not the padding), updated by the read-ahead thread in order.
-        self.source_digest = hashlib.sha256()
         self.blob = blob
+        # Both shrink to the truth when a decompressed stream ends (see _read_stream_chunk).
         self.disk_size = blob_size - vhd.FOOTER_SIZE
+        self.raw_size = source.raw_size
         self.options = options
         self.progress = progress
         self.sleep = sleep
@@ -234,7 +236,9 @@ class _Upload:
         self.blob.create_page_blob(size=size, metadata=self.metadata, lease=self.lease)
         digest = hashlib.md5()
         skipped = self._write_disk(digest)
-        source_sha256 = self.source_digest.hexdigest()
+        if self.source.raw_size is None:
+            self.blob.resize_blob(self.disk_size + vhd.FOOTER_SIZE, lease=self.lease)
+        source_sha256 = self.source.fetched_sha256()
         # Before the footer and Content-MD5: a refused source leaves a blob that is visibly unfinished.
         verified = _verified(source_sha256, self.checksum, blob_url) if self.checksum else None
         footer = vhd.build_footer(self.disk_size)
@@ -264,11 +268,10 @@ class _Upload:
     def _write_disk(self, digest: hashlib._Hash) -> int:
         """Read, hash and send every chunk of the disk (RAW then zero padding); return bytes skipped.
 
-        One chunk is read ahead in its own thread: socket reads and MD5 both release the GIL, so
-        the download and the hashing overlap instead of taking turns."""
+        One chunk is read ahead in its own thread: socket reads, decompression and the hashes all
+        release the GIL, so the download and the hashing overlap instead of taking turns."""
         chunk_size = self.options.chunk_size
         zeros = bytes(chunk_size)
-        offsets = range(0, self.disk_size, chunk_size)
         skipped = 0
         in_flight: set[Future[None]] = set()
         with (
@@ -276,11 +279,13 @@ class _Upload:
             ThreadPoolExecutor(self.options.concurrency, thread_name_prefix="put-page") as pool,
         ):
             try:
-                next_chunk = reader.submit(self._read_chunk, offsets[0])
-                for index, offset in enumerate(offsets):
+                offset = 0
+                next_chunk = reader.submit(self._read_chunk, offset)
+                while offset < self.disk_size:
                     chunk = next_chunk.result()
-                    if index + 1 < len(offsets):
-                        next_chunk = reader.submit(self._read_chunk, offsets[index + 1])
+                    end = offset + len(chunk)
+                    if end < self.disk_size:  # read after the chunk: a stream's end may shrink the disk
+                        next_chunk = reader.submit(self._read_chunk, end)
                     digest.update(chunk)
                     # A bytes comparison is a memcmp: ~0.1 ms per 4 MiB, where any() takes ~20 ms.
                     if chunk == (zeros if len(chunk) == chunk_size else zeros[: len(chunk)]):
@@ -291,7 +296,8 @@ class _Upload:
                             for future in done:
                                 future.result()
                         in_flight.add(pool.submit(self._put_page, chunk, offset))
-                    self._report(min(offset + len(chunk), self.source.size), skipped)
+                    self._report(self._fetched_progress(end), skipped)
+                    offset = end
                 for future in in_flight:
                     future.result()
             except BaseException:
@@ -301,19 +307,43 @@ class _Upload:
         self._report(self.source.size, skipped)
         return skipped
 
+    def _fetched_progress(self, disk_offset: int) -> int:
+        """Bytes of the source as fetched that the disk up to `disk_offset` stands for (progress)."""
+        if self.raw_size is None or self.source.raw_size is None:
+            return min(self.source.position, self.source.size)  # a stream: what was fetched so far
+        return min(disk_offset, self.raw_size) * self.source.size // self.raw_size
+
     def _read_chunk(self, offset: int) -> bytes:
         """The disk's chunk at `offset`: RAW bytes from the source, then zeros past its end."""
-        raw_size = self.source.size
         length = min(self.options.chunk_size, self.disk_size - offset)
+        raw_size = self.raw_size
+        if raw_size is None:
+            return self._read_stream_chunk(offset, length)
         wanted = max(0, min(length, raw_size - offset))
         data = self.source.read(wanted) if wanted else b""
-        self.source_digest.update(data)
         if len(data) != wanted:
             raise StagingError(
                 f"{self.source.url} ended at byte {offset + len(data)} though it announced {raw_size} bytes; "
                 "the source is truncated: stage it again once it is whole"
             )
         return data if wanted == length else data + bytes(length - wanted)
+
+    def _read_stream_chunk(self, offset: int, length: int) -> bytes:
+        """A chunk of a RAW whose size shows only at its end; that end fixes the disk size."""
+        data = self.source.read(length)
+        end = offset + len(data)
+        if len(data) == length and end < self.disk_size:
+            return data
+        if len(data) == length and self.source.read(1):
+            raise StagingError(
+                f"the RAW image in {self.source.url} holds over {MAX_RAW_SIZE} bytes once decompressed, over "
+                f"Azure's {MAX_RAW_SIZE // GIB} GiB limit for a disk made from a VHD; shrink the image"
+            )
+        if end == 0:
+            raise StagingError(f"{self.source.url} decompresses to nothing; a RAW disk image has a length")
+        self.raw_size = end
+        self.disk_size = vhd.padded_disk_size(end)
+        return data + bytes(min(length, self.disk_size - offset) - len(data))
 
     def _put_page(self, data: bytes, offset: int) -> None:
         attempts = self.options.put_attempts

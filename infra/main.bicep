@@ -61,6 +61,8 @@ param alertEmail string = ''
 @secure()
 @description('Webhook the monitoring alert is posted to (common alert schema).')
 param alertWebhookUrl string = ''
+@allowed(['native', 'qemu-img'])
+param converter string = 'native'
 
 // Built-in role definition ids (https://learn.microsoft.com/azure/role-based-access-control/built-in-roles).
 var roles = {
@@ -186,6 +188,7 @@ resource app 'Microsoft.Web/sites@2023-12-01' = {
         { name: 'GALLERY_PUBLISHER_CLEANUP_AFTER_HOURS', value: string(cleanupAfterHours) }
         { name: 'GALLERY_PUBLISHER_CLEANUP_DELETE', value: string(cleanupDelete) }
         { name: 'GALLERY_PUBLISHER_UPLOAD_SETTLE_SECONDS', value: string(uploadSettleSeconds) }
+        { name: 'GALLERY_PUBLISHER_CONVERTER', value: converter }
       ])
     }
   }

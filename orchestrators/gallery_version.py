@@ -16,7 +16,7 @@ import azure.durable_functions as df
 
 from gallery_publisher.custom_status import bounded_status
 from gallery_publisher.report import RegionState, VersionOutcome
-from gallery_publisher.telemetry import Event
+from gallery_publisher.telemetry import Event, job_dimensions
 from orchestrators import events, names
 from orchestrators.calls import call_activity
 from orchestrators.retry import ACTIVITY_RETRY
@@ -24,6 +24,16 @@ from orchestrators.retry import ACTIVITY_RETRY
 bp = df.Blueprint()
 
 FINAL_STATES = ("Succeeded", "Failed")
+
+
+def _dimensions(context: df.DurableOrchestrationContext, job: dict[str, Any]) -> dict[str, str]:
+    """The job's telemetry dimensions; an input publish_image did not make (started by hand) has none."""
+    own = job_dimensions(
+        context.instance_id, "", "publish", str(job.get("gallery", "")), str(job.get("definition", "")),
+        str(job.get("version", "")),
+    )  # fmt: skip
+    given = job.get("telemetry")
+    return given if isinstance(given, dict) else own
 
 
 def _outcome(
@@ -36,7 +46,7 @@ def _outcome(
     answer = answer or {}
     events.emit(
         context, Event.VERSION_FINISHED, f"{job['gallery']}/{job['definition']}/{job['version']}: {state}",
-        job["telemetry"], state=state, seconds=seconds,
+        _dimensions(context, job), state=state, seconds=seconds,
         error_code=answer.get("error_code", ""), error_message=answer.get("error_message", ""),
     )  # fmt: skip
     return VersionOutcome(
@@ -66,7 +76,7 @@ def gallery_version(context: df.DurableOrchestrationContext) -> Generator[Any, A
         for region in answer.get("regions", []):
             events.emit(
                 context, Event.REGION_PROGRESS, f"{region['region']}: {region['state']} {region['progress']}%",
-                job["telemetry"], region=region["region"], state=region["state"], progress=region["progress"],
+                _dimensions(context, job), region=region["region"], state=region["state"], progress=region["progress"],
             )  # fmt: skip
         if "provisioning_state" in answer:
             context.set_custom_status(

@@ -3,14 +3,18 @@ server, and the app's real functions driven by the durable runner on the real re
 
 from __future__ import annotations
 
+import hashlib
 import re
+import subprocess
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from activities.services import app_services
+from local.sample_image import build_sample_raw
 from local.source_server import Faults
 from local.stack import LocalStack, StackOptions, local_stack
 from tests.app_support import (
@@ -25,6 +29,7 @@ from tests.app_support import (
     snapshot,
     vhd_footer_ok,
 )
+from tests.test_staging import qemu_vhd, with_identity_of
 
 # 1/500 of Azure's pace: a 10-minute replication takes 1.2 s, a 60 s poll interval 0.12 s.
 TIME_SCALE = 0.002
@@ -239,3 +244,23 @@ def test_the_routes_refuse_a_request_without_the_function_key(stack: LocalStack)
             == 401
         )
     assert post(stack, {"image_url": "not a url"}).status_code == 400  # with the key: the app answers
+
+
+def test_a_qcow2_made_from_the_sample_image_publishes_end_to_end(stack: LocalStack, tmp_path: Path) -> None:
+    sample = build_sample_raw(tmp_path / "sample.raw")
+    name = "AlmaLinux-9-Azure-9.6-20250611.0.x86_64.qcow2"
+    image = stack.raw_path(name)
+    subprocess.run(["qemu-img", "convert", "-f", "raw", "-O", "qcow2", sample, image], check=True)
+    digest = hashlib.sha256(image.read_bytes()).hexdigest()
+    stack.raw_path(name + ".sha256sum").write_text(f"{digest}  {name}\n")
+    status = run_job(stack, {"image_url": stack.raw_url(name), "dry_run": False}, timeout=240)
+    assert status["runtime_status"] == "Completed", status["summary"]
+    blob_url = status["output"]["plan"]["blob_url"]
+    assert blob_url.endswith("/9-default/almalinux-9.6-x86_64.20250611-01.vhd")
+    assert f"Source verified: ✅ SHA-256 `{digest}`" in status["summary"]
+    for definition in ("almalinux-9-gen1", "almalinux-9-gen2"):
+        assert versions_of("almalinux_ci", definition)["9.6.2025061101"] == ("Succeeded", blob_url)
+    download, content_md5 = blob_md5(stack.blobs, blob_url)
+    assert download == content_md5 == status["output"]["staged"]["md5"]
+    staged = stack.blobs.get_blob_client("9-default", blob_url.rsplit("/", 1)[-1]).download_blob().readall()
+    assert staged == with_identity_of(qemu_vhd(sample, tmp_path), staged)

@@ -4,19 +4,24 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 import function_app
 from activities.services import app_settings
+from gallery_publisher import vhd
 from gallery_publisher.job_request import job_instance_id, parse_job_request
+from gallery_publisher.urls import redact_url
 from local.stack import LocalStack, StackOptions, local_stack
 from orchestrators import names
-from tests.app_support import post, put_raw, put_vhd_blob, run_job
+from tests.app_support import RAW_REGIONS, RAW_SIZE, post, put_raw, put_vhd_blob, run_job
+from tests.raw_images import write_sparse_raw
 from tests.webhook_server import FakeWebhook, fake_webhook
 
 TIME_SCALE = 0.002
@@ -195,3 +200,45 @@ def test_the_reason_of_a_failed_start_is_redacted() -> None:
         asyncio.run(function_app._start(_FailingClient(), instance_id, {"request": body}))
     assert "SECRET-SIG" not in str(raised.value)
     assert "https://almalinux.blob.core.windows.net/hub/x" in str(raised.value)
+
+
+def test_a_dynamic_vhd_dropped_in_a_container_is_staged_as_a_fixed_copy(
+    stack: LocalStack, tmp_path: Path
+) -> None:
+    raw = tmp_path / "disk.raw"
+    data = write_sparse_raw(raw, RAW_SIZE, RAW_REGIONS)
+    dynamic = tmp_path / "dynamic.vhd"
+    subprocess.run(["qemu-img", "convert", "-f", "raw", "-O", "vpc", "-o", "subformat=dynamic,force_size", raw, dynamic],
+                   check=True)  # fmt: skip
+    dropped = stack.blobs.get_blob_client("9-arm64", "almalinux-9.6-arm64.20250614-01.vhd")
+    dropped.upload_blob(dynamic.read_bytes())  # as `az storage blob upload` does by default: a block blob
+    url = redact_url(dropped.url)
+    before = _instances(stack)
+    stack.runner.call_function("start_from_blob", event=_blob_created(url))
+    [started] = _instances(stack) - before
+    status = stack.runner.wait_for(started, 60)
+    assert status.runtime_status.value == "Completed"
+    plan = status.output["result"]["plan"]
+    # The dropped blob keeps its name and content; the copy takes the next upload index.
+    assert (plan["source_kind"], plan["blob_name"]) == ("raw", "almalinux-9.6-arm64.20250614-02.vhd")
+
+    published = run_job(stack, {"image_url": url, "url_type": "raw", "dry_run": False})
+    assert published["runtime_status"] == "Completed", published["summary"]
+    copy = (
+        stack.blobs.get_blob_client("9-arm64", "almalinux-9.6-arm64.20250614-02.vhd")
+        .download_blob()
+        .readall()
+    )
+    disk = vhd.padded_disk_size(len(data))
+    assert copy[: len(data)] == data and copy[len(data) : disk] == bytes(disk - len(data))
+    assert vhd.check_fixed_vhd(len(copy), copy[-512:]).disk_size == disk
+    assert dropped.download_blob().readall() == dynamic.read_bytes()
+
+
+def test_a_fixed_vhd_is_not_copied(stack: LocalStack) -> None:
+    url = put_vhd_blob(stack, "9-arm64", "almalinux-9.6-arm64.20250615-01.vhd")
+    status = post(stack, {"image_url": url, "url_type": "raw", "dry_run": False})
+    assert status.status_code == 202
+    finished = stack.runner.wait_for(status.json()["instance_id"], 60)
+    assert finished.runtime_status.value == "Failed"
+    assert "is not a dynamic VHD, so there is nothing to convert" in json.dumps(finished.output)

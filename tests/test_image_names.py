@@ -60,6 +60,16 @@ def test_timestamp_is_date_and_build_index() -> None:
     assert parse_image_name("AlmaLinux-9-Azure-9.6-20250522.0.x86_64.raw").timestamp == "20250522.0"
 
 
+@pytest.mark.parametrize("suffix", [".raw.xz", ".raw.zst", ".raw.gz", ".qcow2", ".vmdk", ".vhdx"])
+def test_compressed_and_converted_images_are_staged_like_raw(suffix: str) -> None:
+    for name in (
+        f"AlmaLinux-9-Azure-9.6-20250522.0.x86_64{suffix}",
+        f"AlmaLinux-Kitten-Azure-10-20250813.0.aarch64{suffix}",
+    ):
+        image = parse_image_name(name)
+        assert (image.source_kind, image.file_name) == (SourceKind.RAW, name)
+
+
 @pytest.mark.parametrize(
     "source",
     [
@@ -87,7 +97,8 @@ def test_blob_url_with_sas_token() -> None:
     [
         ("AlmaLinux-9-Azure-9.6.x86_64.raw", ""),  # no date
         ("AlmaLinux-9-Azure-9.6-20250522.0.ppc64le.raw", ""),  # unknown arch
-        ("AlmaLinux-9-Azure-9.6-20250522.0.x86_64.qcow2", ""),
+        ("AlmaLinux-9-Azure-9.6-20250522.0.x86_64.qcow2.xz", ""),  # qemu-img reads no compression
+        ("AlmaLinux-9-Azure-9.6-20250522.0.x86_64.raw.bz2", ""),
         ("AlmaLinux", ""),
         ("AlmaLinux-9-Azure-9.6-20251399.0.x86_64.raw", "is not a date"),
         ("", "empty name"),

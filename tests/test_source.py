@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
 import gzip
+import hashlib
 import lzma
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import requests
+import zstandard
 
+from gallery_publisher import conversion
+from gallery_publisher.conversion import ConversionError
 from gallery_publisher.source import RetryPolicy, SourceError, open_source
 from gallery_publisher.urls import redact_url
 from local.processes import free_port
@@ -74,6 +80,18 @@ def test_dropped_connection_resumes_at_the_exact_offset(
     assert ranges == [None, f"bytes={drop}-"]
 
 
+def test_a_drop_is_reopened_at_once_and_only_failures_in_a_row_wait(
+    server: SourceServer, image: tuple[Path, bytes]
+) -> None:
+    server.set_faults(Faults(drop_at=MIB))
+    pauses: list[float] = []
+    with open_source(
+        server.url_for("bucket/disk.raw"), policy=RetryPolicy(first_backoff=5.0), sleep=pauses.append
+    ) as source:
+        assert source.read(len(image[1])) == image[1]
+    assert pauses == []  # a resume does not wait out a backoff meant for a server that is down
+
+
 def test_stalled_connection_is_dropped_and_resumed(server: SourceServer, image: tuple[Path, bytes]) -> None:
     server.set_faults(Faults(stall_at=2 * MIB, stall_seconds=3.0))
     assert read_all(server.url_for("bucket/disk.raw")) == image[1]
@@ -129,36 +147,126 @@ def test_missing_and_empty_files_are_refused(tmp_path: Path) -> None:
         open_source(str(tmp_path / "empty.raw"))
 
 
-def _qemu_image(tmp_path: Path, fmt: str, options: list[str]) -> Path:
+def _qemu_image(tmp_path: Path, fmt: str, options: list[str]) -> tuple[Path, bytes]:
     raw = tmp_path / "base.raw"
-    write_sparse_raw(raw, 2 * MIB, [(MIB, 4096)])
+    data = write_sparse_raw(raw, 2 * MIB, [(MIB, 4096)])
     out = tmp_path / f"image.{fmt}"
     subprocess.run(["qemu-img", "convert", "-f", "raw", "-O", fmt, *options, raw, out], check=True)
-    return out
+    return out, data
 
 
-@pytest.mark.parametrize(
-    ("kind", "message"),
-    [
-        ("qcow2", "a qcow2 image"),
-        ("vhd", "a VHD image"),
-        ("xz", "xz-compressed"),
-        ("gzip", "gzip-compressed"),
-    ],
-)
-def test_sources_that_are_not_raw_are_refused(tmp_path: Path, kind: str, message: str) -> None:
-    if kind == "qcow2":
-        path = _qemu_image(tmp_path, "qcow2", [])
-    elif kind == "vhd":
-        path = _qemu_image(tmp_path, "vpc", ["-o", "subformat=dynamic"])
+def _compressed(tmp_path: Path, kind: str) -> tuple[Path, bytes]:
+    data = bytes(MIB) + b"data" * 1024 + bytes(MIB)
+    path = tmp_path / f"disk.raw.{kind}"
+    if kind == "xz":
+        # Two concatenated streams, as pxz writes them.
+        path.write_bytes(lzma.compress(data[:MIB]) + lzma.compress(data[MIB:]))
+    elif kind == "gz":
+        path.write_bytes(gzip.compress(data[:MIB]) + gzip.compress(data[MIB:]))
     else:
-        path = tmp_path / f"disk.raw.{kind}"
-        compress = lzma.compress if kind == "xz" else gzip.compress
-        path.write_bytes(compress(bytes(MIB)))
-    with pytest.raises(SourceError, match=message):
+        path.write_bytes(zstandard.ZstdCompressor().compress(data))
+    return path, data
+
+
+FORMATS = ["xz", "gz", "zst", "qcow2", "vmdk", "vhdx", "vhd-dynamic"]
+
+
+def _made(tmp_path: Path, kind: str) -> tuple[Path, bytes]:
+    if kind in ("xz", "gz", "zst"):
+        return _compressed(tmp_path, kind)
+    if kind == "vhd-dynamic":
+        return _qemu_image(tmp_path, "vpc", ["-o", "subformat=dynamic,force_size"])
+    return _qemu_image(tmp_path, kind, [])
+
+
+@pytest.mark.parametrize("kind", FORMATS)
+def test_every_format_reads_as_its_raw_disk(tmp_path: Path, kind: str) -> None:
+    path, data = _made(tmp_path, kind)
+    fetched = hashlib.sha256(path.read_bytes()).hexdigest()
+    work = tmp_path / "work"
+    work.mkdir()
+    with SourceServer(tmp_path) as server:
+        for location in (str(path), server.url_for(path.name) + SECRET):
+            with _temp_dir(work), open_source(location, policy=FAST) as source:
+                assert (source.size, source.raw_size) == (
+                    path.stat().st_size,
+                    None if len(kind) < 4 else len(data),
+                )
+                assert source.read(len(data) + 1) == data
+                assert source.fetched_sha256() == fetched  # what a .sha256sum next to the file describes
+                assert list(work.iterdir()) == []  # qemu-img's files are gone while the RAW is read
+            assert list(work.iterdir()) == []
+
+
+@pytest.mark.parametrize("kind", ["RAW", "qcow2"])
+def test_the_qemu_img_converter_reads_raw_too(tmp_path: Path, image: tuple[Path, bytes], kind: str) -> None:
+    path, data = image if kind == "RAW" else _qemu_image(tmp_path, "qcow2", [])
+    with open_source(str(path), converter="qemu-img") as source:
+        assert source.read(len(data) + 1) == data
+        assert source.fetched_sha256() == hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_a_broken_compressed_stream_is_named(tmp_path: Path) -> None:
+    path, _ = _compressed(tmp_path, "xz")
+    path.write_bytes(path.read_bytes()[:-200])
+    with open_source(str(path)) as source, pytest.raises(SourceError, match="is not a valid xz stream"):
+        source.read(4 * MIB)
+
+
+def test_images_that_read_other_files_are_refused(tmp_path: Path) -> None:
+    base, _ = _qemu_image(tmp_path, "qcow2", [])
+    overlay = tmp_path / "overlay.qcow2"
+    subprocess.run(
+        ["qemu-img", "create", "-f", "qcow2", "-b", base, "-F", "qcow2", overlay],
+        check=True,
+        capture_output=True,
+    )
+    with pytest.raises(ConversionError, match="has a backing file"):
+        open_source(str(overlay))
+    descriptor = tmp_path / "disk.vmdk"
+    subprocess.run(
+        ["qemu-img", "create", "-f", "vmdk", "-o", "subformat=monolithicFlat", descriptor, "1M"],
+        check=True,
+        capture_output=True,
+    )
+    with pytest.raises(SourceError, match="VMDK descriptor"):
+        open_source(str(descriptor))
+    child = tmp_path / "child.vhd"
+    dynamic, _ = _qemu_image(tmp_path, "vpc", ["-o", "subformat=dynamic"])
+    head = bytearray(dynamic.read_bytes()[:512])
+    head[60:64] = (4).to_bytes(4, "big")  # disk type 4: differencing
+    child.write_bytes(bytes(head) + dynamic.read_bytes()[512:])
+    with pytest.raises(SourceError, match="differencing VHD"):
+        open_source(str(child))
+
+
+def test_too_little_disk_is_refused_before_converting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path, _ = _qemu_image(tmp_path, "qcow2", [])
+    work = tmp_path / "work"
+    work.mkdir()
+    # The real free space of the real disk, with a reserve no disk has.
+    monkeypatch.setattr(conversion, "DISK_RESERVE", 1 << 60)
+    with _temp_dir(work), pytest.raises(ConversionError, match=r"needs .* GiB of local disk .* only .* free"):
         open_source(str(path))
-    with SourceServer(tmp_path) as server, pytest.raises(SourceError, match=message):
-        open_source(server.url_for(path.name) + SECRET, policy=FAST)
+    with (
+        SourceServer(tmp_path) as server,
+        _temp_dir(work),
+        pytest.raises(ConversionError, match="downloading"),
+    ):
+        open_source(server.url_for(path.name), policy=FAST)
+    assert list(work.iterdir()) == []
+
+
+@contextlib.contextmanager
+def _temp_dir(path: Path) -> Iterator[None]:
+    saved = tempfile.tempdir
+    tempfile.tempdir = str(path)
+    try:
+        yield
+    finally:
+        tempfile.tempdir = saved
 
 
 def test_public_url_drops_query_and_fragment() -> None:

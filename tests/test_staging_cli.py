@@ -71,7 +71,7 @@ def test_stage_with_a_name_and_a_refusal(
     gz = tmp_path / "disk.raw.gz"
     gz.write_bytes(b"\x1f\x8b" + bytes(100))
     assert run_cli(str(gz), "--container", container.container_name) == 2
-    assert "gzip-compressed" in capsys.readouterr().err
+    assert "is not a valid gzip stream" in capsys.readouterr().err
 
     assert run_cli(str(raw), "--container", "no-such-container") == 2
     assert "does not exist" in capsys.readouterr().err
