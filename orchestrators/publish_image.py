@@ -186,6 +186,18 @@ def _publish_failure(outcomes: list[dict[str, Any]]) -> dict[str, Any] | None:
     })  # fmt: skip
 
 
+def _full_errors(result: dict[str, Any]) -> str:
+    """Each version's Azure error in full: the summary shows remote texts cut (and made inert)."""
+    errors = [
+        f"{v['gallery']}/{v['definition']}/{v['version']}: {v.get('error_code', '')} {v['error_message']}"
+        for v in result.get("versions", [])
+        if v.get("error_message")
+    ]
+    if not errors:
+        return ""
+    return "\n\nAzure's errors in full:\n" + "\n".join(f"- {line}" for line in errors)
+
+
 @bp.orchestration_trigger(context_name="context", orchestration=names.PUBLISH_IMAGE)
 def publish_image(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dict[str, Any]]:
     job: dict[str, Any] = context.get_input()
@@ -255,7 +267,7 @@ def publish_image(context: df.DurableOrchestrationContext) -> Generator[Any, Any
         # The failure message is the failed job's output: the full texts the status may have cut.
         raise JobFailedError(
             f"failed at step {result['failed_step']}: {result['error_code']} {result['error_message']}"
-            f"\n\n{summary}"
+            f"\n\n{summary}{_full_errors(result)}"
         )
     status.update(step="done")
     return final

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from local.azurite import Azurite, run_azurite
+from tests.webhook_server import FakeWebhook, fake_webhook
 
 
 @pytest.fixture(scope="session")
@@ -16,3 +17,10 @@ def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Azurite]:
     location: Path = tmp_path_factory.mktemp("azurite")
     with run_azurite(location) as service:
         yield service
+
+
+@pytest.fixture(scope="module")
+def mattermost() -> Iterator[FakeWebhook]:
+    """A fake Mattermost incoming webhook on loopback, one per test module; it records every post."""
+    with fake_webhook() as hook:
+        yield hook

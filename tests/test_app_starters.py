@@ -22,15 +22,9 @@ from local.stack import LocalStack, StackOptions, local_stack
 from orchestrators import names
 from tests.app_support import RAW_REGIONS, RAW_SIZE, post, put_raw, put_vhd_blob, run_job
 from tests.raw_images import write_sparse_raw
-from tests.webhook_server import FakeWebhook, fake_webhook
+from tests.webhook_server import FakeWebhook
 
 TIME_SCALE = 0.002
-
-
-@pytest.fixture(scope="module")
-def mattermost() -> Iterator[FakeWebhook]:
-    with fake_webhook() as hook:
-        yield hook
 
 
 @pytest.fixture(scope="module")

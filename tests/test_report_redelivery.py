@@ -15,15 +15,9 @@ from gallery_publisher.notified import CONTAINER
 from local.stack import LocalStack, StackOptions, local_stack
 from orchestrators import names
 from tests.app_support import put_raw, run_job
-from tests.webhook_server import FakeWebhook, fake_webhook
+from tests.webhook_server import FakeWebhook
 
 TIME_SCALE = 0.002
-
-
-@pytest.fixture(scope="module")
-def mattermost() -> Iterator[FakeWebhook]:
-    with fake_webhook() as hook:
-        yield hook
 
 
 @pytest.fixture(scope="module")
@@ -54,10 +48,10 @@ def test_a_redelivered_report_posts_one_notification_per_run(
     markers = list(stack.blobs.get_container_client(CONTAINER).list_blobs())
     assert len(markers) == 1
 
-    # The same request again is a new run of the same instance: it is announced again, once.
+    # The same request again is a new run of the job (its own record): announced again, once.
     again = run_job(stack, request)
 
-    assert again["instance_id"] == first["instance_id"]
+    assert again["instance_id"] == f"{first['instance_id']}-run2"
     assert again["runtime_status"] == "Completed", again["summary"]
     assert len(mattermost.posts) == 2
     assert len(list(stack.blobs.get_container_client(CONTAINER).list_blobs())) == 2

@@ -126,16 +126,23 @@ def test_retry_after_as_an_http_date() -> None:
     assert _retry_after("soon") is None and _retry_after("15") == 15.0
 
 
+def _submit_cli(
+    function_url: str, give_up_after: float, summary_file: Path
+) -> subprocess.CompletedProcess[str]:
+    """`gallery-publisher submit` as the workflow runs it, with a short patience."""
+    return subprocess.run(
+        [sys.executable, "-m", "gallery_publisher", "submit", "https://x/AlmaLinux-9-Azure-9.6-20250701.0.x86_64.raw",
+         "--function-url", function_url, "--poll-interval", "0.05", "--give-up-after", str(give_up_after)],
+        capture_output=True, text=True, timeout=60,
+        env={**os.environ, "GITHUB_STEP_SUMMARY": str(summary_file)},
+    )  # fmt: skip
+
+
 def test_the_cli_writes_what_it_knows_to_the_step_summary_when_it_gives_up(tmp_path: Path) -> None:
     summary_file = tmp_path / "summary.md"
     answers = script(status_answer("Running"), Answer(503))
     with scripted_server(answers, answer_post=script(ACCEPTED)) as server:
-        result = subprocess.run(
-            [sys.executable, "-m", "gallery_publisher", "submit", "https://x/AlmaLinux-9-Azure-9.6-20250701.0.x86_64.raw",
-             "--function-url", server.url("127.0.0.1", ""), "--poll-interval", "0.05", "--give-up-after", "0.5"],
-            capture_output=True, text=True, timeout=60,
-            env={**os.environ, "GITHUB_STEP_SUMMARY": str(summary_file)},
-        )  # fmt: skip
+        result = _submit_cli(server.url("127.0.0.1", ""), give_up_after=0.5, summary_file=summary_file)
     assert result.returncode == 1
     assert "the app answered 503; retrying in" in result.stderr
     written = summary_file.read_text()
@@ -147,12 +154,7 @@ def test_the_cli_writes_what_it_knows_to_the_step_summary_when_it_gives_up(tmp_p
 def test_a_submit_that_never_gets_through_says_so_in_the_step_summary(tmp_path: Path) -> None:
     summary_file = tmp_path / "summary.md"
     with scripted_server(script(Answer(404)), answer_post=script(Answer(502))) as server:
-        result = subprocess.run(
-            [sys.executable, "-m", "gallery_publisher", "submit", "https://x/AlmaLinux-9-Azure-9.6-20250701.0.x86_64.raw",
-             "--function-url", server.url("127.0.0.1", ""), "--poll-interval", "0.05", "--give-up-after", "0.3"],
-            capture_output=True, text=True, timeout=60,
-            env={**os.environ, "GITHUB_STEP_SUMMARY": str(summary_file)},
-        )  # fmt: skip
+        result = _submit_cli(server.url("127.0.0.1", ""), give_up_after=0.3, summary_file=summary_file)
     assert result.returncode == 1
     assert summary_file.read_text().startswith(
         "**The job could not be submitted**: the app answered 502; gave up"

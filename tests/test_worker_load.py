@@ -96,14 +96,18 @@ def test_the_real_function_app_passes_the_workers_indexing_and_load_checks(
     assert names == {
         "start_publish": "httpTrigger",
         "publish_status": "httpTrigger",
+        "publish_runs": "httpTrigger",
+        "job_page": "httpTrigger",
+        "list_jobs": "httpTrigger",
         "start_from_blob": "eventGridTrigger",
+        "clean_up_leftovers": "timerTrigger",
         "publish_image": "orchestrationTrigger",
         "gallery_version": "orchestrationTrigger",
         **dict.fromkeys(
-            ("plan_job", "stage_raw", "validate_vhd", "start_gallery_version", "poll_gallery_version"),
+            ("plan_job", "stage_raw", "forget_source_url", "validate_vhd", "release_vhd"),
             "activityTrigger",
         ),
-        "report_job": "activityTrigger",
+        **dict.fromkeys(("start_gallery_version", "poll_gallery_version", "report_job"), "activityTrigger"),
     }
 
 
