@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup run test lint unit bench clean
+.PHONY: setup run test lint unit bench mutation clean
 
 setup: $(VENV)/.installed node_modules/.installed qemu-img chromium
 
@@ -57,6 +57,10 @@ BENCH_ARGS ?=
 bench: setup
 	$(BIN)/python -m bench.parallel_versions
 	$(BIN)/python -m bench.stage_vs_old_pipeline $(BENCH_ARGS)
+
+# How many small deliberate bugs in the pure core the fast tests catch, per module (tools/mutation.py).
+mutation: $(VENV)/.installed
+	$(BIN)/python -m tools.mutation $(MUTATION_ARGS)
 
 clean:
 	rm -rf $(VENV) node_modules .local-stack
