@@ -11,7 +11,6 @@ import json
 import logging
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import unquote
 
 import azure.durable_functions as df
 import azure.functions as func
@@ -34,7 +33,7 @@ from gallery_publisher.job_status import shape_job_status
 from gallery_publisher.log_policy import keep_secrets_out_of_logs
 from gallery_publisher.source_stash import needs_stash, secret_free_body, stash_source_url
 from gallery_publisher.storage import SOURCE_URL, staging_progress
-from gallery_publisher.urls import redact_text, redact_url
+from gallery_publisher.urls import blob_location, redact_text, redact_url
 from job_page import blueprint as job_page_blueprint
 from orchestrators import gallery_version, names, publish_image
 
@@ -188,7 +187,7 @@ async def publish_runs(req: func.HttpRequest, client: df.DurableOrchestrationCli
 
 def _is_dynamic_vhd(container: str, blob_name: str) -> bool:
     """A dynamic VHD starts with a copy of its footer; a fixed one (or one still zeros) does not."""
-    blob = app_services().blobs.get_blob_client(container, unquote(blob_name))
+    blob = app_services().blobs.get_blob_client(container, blob_name)
     try:
         head = blob.download_blob(offset=0, length=PROBE_SIZE).readall()
     except ResourceNotFoundError:
@@ -198,7 +197,7 @@ def _is_dynamic_vhd(container: str, blob_name: str) -> bool:
 
 def _staged_by_a_job(container: str, blob_name: str) -> bool:
     """Blobs our stager writes carry their source in metadata (from the moment they are created)."""
-    blob = app_services().blobs.get_blob_client(container, unquote(blob_name))
+    blob = app_services().blobs.get_blob_client(container, blob_name)
     try:
         return SOURCE_URL in (blob.get_blob_properties().metadata or {})
     except ResourceNotFoundError:
@@ -213,21 +212,25 @@ async def start_from_blob(event: func.EventGridEvent, client: df.DurableOrchestr
     url = str(data.get("url", ""))
     shown = redact_url(url)
     settings = app_settings()
-    endpoint = settings.blob_endpoint.rstrip("/") + "/"
-    container = shown[len(endpoint) :].split("/", 1)[0] if shown.startswith(endpoint) else ""
+    try:
+        location = blob_location(shown, settings.blob_endpoint)  # decoded once: the blob the job uses
+    except PublishError as error:
+        log.warning("ignored %s: %s", shown, error)
+        return
+    container, blob_name = location or ("", "")
     if (
         event.event_type != "Microsoft.Storage.BlobCreated"
-        or not shown.endswith(".vhd")
+        or not blob_name.endswith(".vhd")
         or container not in VHD_CONTAINERS
     ):
         log.info("ignored %s for %s: not a .vhd in a VHD container", event.event_type, shown)
         return
-    if _staged_by_a_job(container, shown[len(endpoint) + len(container) + 1 :]):
+    if _staged_by_a_job(container, blob_name):
         log.info("ignored %s: staged by a publishing job, which publishes it itself", shown)
         return
     # Without a query string, as every job's input (see source_stash): the app reads its own account.
     # Azure refuses a dynamic VHD an hour later: stage a fixed copy of it instead (url_type raw).
-    dynamic = _is_dynamic_vhd(container, shown[len(endpoint) + len(container) + 1 :])
+    dynamic = _is_dynamic_vhd(container, blob_name)
     body = {"image_url": shown, "url_type": "raw" if dynamic else "vhd", "dry_run": settings.blob_trigger_dry_run,
             "public_gallery": settings.blob_trigger_public}  # fmt: skip
     try:
