@@ -9,11 +9,11 @@ post twice: the window is one blob write, not a whole activity.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 
-from azure.core.exceptions import ResourceExistsError
-from azure.storage.blob import BlobServiceClient, ContentSettings
+from azure.storage.blob import BlobServiceClient
+
+from gallery_publisher.storage import put_private_blob
 
 CONTAINER = "notifications"
 
@@ -29,8 +29,4 @@ def already_notified(blobs: BlobServiceClient, key: str) -> bool:
 
 
 def record_notified(blobs: BlobServiceClient, key: str) -> None:
-    with contextlib.suppress(ResourceExistsError):  # made by an earlier notification
-        blobs.create_container(CONTAINER)
-    blobs.get_blob_client(CONTAINER, _marker_name(key)).upload_blob(
-        key.encode(), overwrite=True, content_settings=ContentSettings(content_type="text/plain")
-    )
+    put_private_blob(blobs, CONTAINER, _marker_name(key), key.encode())

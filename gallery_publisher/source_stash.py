@@ -14,12 +14,12 @@ import contextlib
 from typing import Any
 from urllib.parse import urlsplit
 
-from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
+from azure.core.exceptions import ResourceNotFoundError
 from azure.storage.blob import BlobServiceClient
 
 from gallery_publisher.image_names import SourceKind, parse_image_name
 from gallery_publisher.plan import PublishRequest
-from gallery_publisher.storage import StorageError
+from gallery_publisher.storage import StorageError, put_private_blob
 from gallery_publisher.urls import redact_url
 
 # Private (no anonymous access): created so by the Bicep template, and by `stash_source_url`.
@@ -38,10 +38,7 @@ def needs_stash(request: PublishRequest) -> bool:
 
 
 def stash_source_url(blobs: BlobServiceClient, instance_id: str, url: str) -> None:
-    container = blobs.get_container_client(CONTAINER)
-    with contextlib.suppress(ResourceExistsError):
-        container.create_container()  # private: no public_access given
-    container.upload_blob(instance_id, url.encode(), overwrite=True)
+    put_private_blob(blobs, CONTAINER, instance_id, url.encode())
 
 
 def stashed_source_url(blobs: BlobServiceClient, instance_id: str, url: str) -> str:

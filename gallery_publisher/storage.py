@@ -6,10 +6,11 @@ command line and the Function App's composition root.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
-from azure.core.exceptions import ResourceNotFoundError
+from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 from azure.storage.blob import (
     BlobClient,
     BlobProperties,
@@ -110,6 +111,14 @@ def find_blobs_from_source(container: ContainerClient, source_url: str, prefix: 
             url = container.get_blob_client(properties.name).url
             found.append(_staged_blob(properties, url))
     return found
+
+
+def put_private_blob(blobs: BlobServiceClient, container: str, name: str, data: bytes) -> None:
+    """Write a small blob of the app's own, creating its container on first use: private, as no
+    `public_access` is given (the Bicep template creates the app's containers so too)."""
+    with contextlib.suppress(ResourceExistsError):  # an earlier write made it
+        blobs.create_container(container)
+    blobs.get_blob_client(container, name).upload_blob(data, overwrite=True)
 
 
 def read_tail(blob: BlobClient, blob_size: int, length: int) -> bytes:
