@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 from gallery_publisher.errors import PublishError
 from gallery_publisher.families import family_for
 from gallery_publisher.image_names import SourceKind, parse_image_name
-from gallery_publisher.plan import PublishRequest, converts_vhd
+from gallery_publisher.plan import PublishRequest, source_kind, target_gallery
 from gallery_publisher.settings import (
     REPLICATION_MODES,
     Settings,
@@ -111,15 +111,10 @@ def parse_job_request(body: Any, settings: Settings) -> PublishRequest:
         raise RequestError("image_url must end with the image's file name, not a '/'")
     image = parse_image_name(image_url)
     url_type = _url_type(body.get("url_type"))
-    if (
-        url_type is not None
-        and url_type is not image.source_kind
-        and not converts_vhd(url_type, image.source_kind)
-    ):
-        raise RequestError(
-            f"url_type is {url_type} but {image.file_name} is a .{image.source_kind} file name; "
-            "leave url_type out: it is inferred"
-        )
+    try:
+        source_kind(url_type, image)
+    except PublishError as error:
+        raise RequestError(str(error)) from None
     replication_mode = body.get("replication_mode")
     if replication_mode is not None and replication_mode not in REPLICATION_MODES:
         raise RequestError(
@@ -146,8 +141,7 @@ def job_instance_id(request: PublishRequest, settings: Settings) -> str:
     """One job per image and gallery: the same request twice is the same Durable instance."""
     image = parse_image_name(request.image_url)
     family = family_for(image)
-    public = request.public_gallery and not settings.is_never_public(family.key)
-    gallery = settings.public_gallery if public else settings.ci_gallery
+    gallery, _, _ = target_gallery(request.public_gallery, family, settings)
     # The readable part helps an operator; the hash keeps ids unique and free of / \ ? #.
     digest = hashlib.sha256(f"{gallery}|{image.file_name}".encode()).hexdigest()[:12]
     return f"publish-{gallery}-{image.file_name}-{digest}"

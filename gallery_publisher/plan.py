@@ -163,18 +163,19 @@ class PublishPlan:
         return "\n".join(lines)
 
 
-def _source_kind(request: PublishRequest, image: ImageName) -> SourceKind:
-    """The name's kind, or RAW for a .vhd asked to be staged: a dynamic VHD, copied as a fixed one."""
+def source_kind(url_type: SourceKind | None, image: ImageName) -> SourceKind:
+    """What the job does with the source: the name's kind, or RAW for a .vhd asked to be staged (a
+    dynamic VHD, copied as a fixed one). The request is read with this rule and the plan is made with it."""
     if (
-        request.url_type is not None
-        and request.url_type is not image.source_kind
-        and not converts_vhd(request.url_type, image.source_kind)
+        url_type is not None
+        and url_type is not image.source_kind
+        and not converts_vhd(url_type, image.source_kind)
     ):
         raise PublishError(
-            f"url_type is {request.url_type} but {image.file_name} is a .{image.source_kind} file name; "
-            f"set url_type to {image.source_kind} or leave it out to infer it from the name"
+            f"url_type is {url_type} but {image.file_name} is a .{image.source_kind} file name; "
+            f"set url_type to {image.source_kind} or leave it out: it is inferred from the name"
         )
-    return request.url_type or image.source_kind
+    return url_type or image.source_kind
 
 
 def converts_vhd(url_type: SourceKind, name_kind: SourceKind) -> bool:
@@ -200,8 +201,10 @@ def _vhd_location(
     return container, canonical_blob_url(settings.blob_endpoint, container, name)
 
 
-def _gallery(request: PublishRequest, family: Family, settings: Settings) -> tuple[str, bool, str]:
-    if not request.public_gallery:
+def target_gallery(public_requested: bool, family: Family, settings: Settings) -> tuple[str, bool, str]:
+    """(gallery, public refused, why): the public gallery when asked and the family may be public,
+    else the CI gallery. The job's id and its plan both name the gallery this gives."""
+    if not public_requested:
         return settings.ci_gallery, False, ""
     rule = settings.never_public_rule(family.key)
     if rule is not None:
@@ -274,8 +277,8 @@ def make_plan(
     existing = existing or ExistingState()
     image = parse_image_name(request.image_url)
     family = family_for(image)
-    kind = _source_kind(request, image)
-    gallery, public_refused, refused_reason = _gallery(request, family, settings)
+    kind = source_kind(request.url_type, image)
+    gallery, public_refused, refused_reason = target_gallery(request.public_gallery, family, settings)
     notes: list[str] = []
     reuses_blob = False
     blob_name: str | None

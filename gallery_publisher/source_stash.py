@@ -18,7 +18,7 @@ from azure.core.exceptions import ResourceNotFoundError
 from azure.storage.blob import BlobServiceClient
 
 from gallery_publisher.image_names import SourceKind, parse_image_name
-from gallery_publisher.plan import PublishRequest
+from gallery_publisher.plan import PublishRequest, source_kind
 from gallery_publisher.storage import StorageError, put_private_blob
 from gallery_publisher.urls import redact_url
 
@@ -33,7 +33,7 @@ def secret_free_body(body: dict[str, Any], request: PublishRequest) -> dict[str,
 
 def needs_stash(request: PublishRequest) -> bool:
     """A RAW that will be staged, from a URL whose query (a signature) the job must not store."""
-    kind = request.url_type or parse_image_name(request.image_url).source_kind
+    kind = source_kind(request.url_type, parse_image_name(request.image_url))
     return kind is SourceKind.RAW and not request.dry_run and bool(urlsplit(request.image_url).query)
 
 
