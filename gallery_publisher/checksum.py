@@ -19,6 +19,7 @@ import requests
 import urllib3.exceptions
 
 from gallery_publisher.errors import PublishError
+from gallery_publisher.http_retry import is_retryable_status
 from gallery_publisher.pinned_http import GuardedClient
 from gallery_publisher.source import RetryPolicy
 from gallery_publisher.urls import redact_url
@@ -105,7 +106,7 @@ def fetch_published_sha256(
                         else f"{SUFFIX} {_ABSENT[response.status_code]}{signed}"
                     )
                     return PublishedChecksum(None, f"{why} (HTTP {response.status_code} for {shown})")
-                if response.status_code < 500 and response.status_code != 429:
+                if not is_retryable_status(response.status_code):
                     raise ChecksumError(
                         f"{shown} answered HTTP {response.status_code} {response.reason}; "
                         "fix the checksum file's location or remove it"

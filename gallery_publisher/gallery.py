@@ -39,9 +39,9 @@ from gallery_publisher.gallery_records import (
     VersionStatus,
     VersionSummary,
 )
+from gallery_publisher.http_retry import is_retryable_status
 from gallery_publisher.urls import redact_url
 
-RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 DEFAULT_RETRY_AFTER = 30.0  # seconds, when a retryable answer names no wait
 EXPAND_REPLICATION = "ReplicationStatus"
 
@@ -62,7 +62,11 @@ def retry_after_of(error: AzureError) -> float | None:
     """The wait before calling again when `error` is worth retrying later, else None."""
     if isinstance(error, (ServiceRequestError, ServiceResponseError)):
         return DEFAULT_RETRY_AFTER
-    if isinstance(error, HttpResponseError) and error.status_code in RETRYABLE_STATUS:
+    if (
+        isinstance(error, HttpResponseError)
+        and error.status_code is not None
+        and is_retryable_status(error.status_code)
+    ):
         headers: Mapping[str, str] = getattr(error.response, "headers", None) or {}
         header = headers.get("Retry-After")
         try:

@@ -28,6 +28,7 @@ import urllib3.exceptions
 from gallery_publisher import conversion, disk_formats
 from gallery_publisher.disk_formats import PROBE_SIZE, DiskFormat
 from gallery_publisher.errors import PublishError
+from gallery_publisher.http_retry import is_retryable_status
 from gallery_publisher.pinned_http import GuardedClient
 from gallery_publisher.source_policy import SourceGuard, SourceNotAllowedError
 from gallery_publisher.urls import redact_text, redact_url
@@ -119,7 +120,7 @@ _TRANSIENT = (requests.RequestException, urllib3.exceptions.HTTPError, OSError)
 
 
 class _Retryable(Exception):
-    """A failure worth another attempt: a dropped connection, a stall, a 5xx or a 429."""
+    """A failure worth another attempt: a dropped connection, a stall or a retryable status (http_retry)."""
 
 
 class HttpSource:
@@ -219,7 +220,7 @@ class HttpSource:
             stream=True,
             timeout=(self._policy.connect_timeout, self._policy.stall_timeout),
         )
-        if response.status_code >= 500 or response.status_code == 429:
+        if is_retryable_status(response.status_code):
             response.close()
             raise _Retryable(f"HTTP {response.status_code}")
         if response.status_code not in (200, 206):

@@ -24,6 +24,7 @@ from gallery_publisher import storage, telemetry, vhd
 from gallery_publisher.blob_lease import staging_lease
 from gallery_publisher.checksum import PublishedChecksum
 from gallery_publisher.errors import PublishError
+from gallery_publisher.http_retry import is_retryable_status
 from gallery_publisher.source import RawSource
 from gallery_publisher.urls import redact_text, redact_url
 
@@ -387,5 +388,5 @@ class _Upload:
 
 def _transient(error: AzureError) -> bool:
     if isinstance(error, HttpResponseError) and error.status_code is not None:
-        return error.status_code in (408, 429) or error.status_code >= 500
+        return is_retryable_status(error.status_code)
     return True  # a connection that failed or broke before an answer

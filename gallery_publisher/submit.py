@@ -20,10 +20,10 @@ from typing import Any, TypeVar
 import requests
 
 from gallery_publisher.errors import PublishError
+from gallery_publisher.http_retry import is_retryable_status
 
 KEY_HEADER = "x-functions-key"
 TERMINAL = ("Completed", "Failed", "Terminated", "Canceled")
-TOO_MANY_REQUESTS = 429
 T = TypeVar("T")
 
 
@@ -32,7 +32,7 @@ class SubmitError(PublishError):
 
 
 class TransientError(SubmitError):
-    """An answer worth retrying: a 5xx, a 429 or a dropped connection."""
+    """An answer worth retrying: a retryable status (http_retry) or a dropped connection."""
 
     def __init__(self, message: str, retry_after: float | None = None) -> None:
         super().__init__(message)
@@ -160,7 +160,7 @@ class PublisherClient:
             response = self._session.request(method, url, json=body, headers=self._headers, timeout=60)
         except (requests.ConnectionError, requests.Timeout) as error:
             raise TransientError(f"the connection failed ({type(error).__name__})") from None
-        if response.status_code >= 500 or response.status_code == TOO_MANY_REQUESTS:
+        if is_retryable_status(response.status_code):
             raise TransientError(
                 f"the app answered {response.status_code}", _retry_after(response.headers.get("Retry-After"))
             )
