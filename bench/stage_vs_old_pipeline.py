@@ -32,12 +32,11 @@ from urllib.parse import urlsplit
 from azure.storage.blob import BlobServiceClient, ContentSettings
 
 from gallery_publisher import vhd
+from gallery_publisher.units import GIB, MIB
 from local.azurite import run_azurite
 from local.source_server import Faults, SourceServer
 
 REPO = Path(__file__).resolve().parent.parent
-MIB = vhd.MIB
-GIB = 1024 * MIB
 RAW_NAME = "AlmaLinux-9-Azure-9.6-20250522.0.x86_64.raw"
 CONTAINER = "bench-vhds"
 ONE_CORE = ["taskset", "-c", "0"]

@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from gallery_publisher.errors import PublishError
+from gallery_publisher.units import GIB
 
 QEMU_IMG = "qemu-img"
-GIB = 1024**3
 # Left free after a conversion: the instance's own logs and the runtime need room too.
 DISK_RESERVE = GIB // 2
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-MIB = 1024 * 1024
+from gallery_publisher.units import MIB
 
 
 def version_progress_line(child: dict[str, Any]) -> str:

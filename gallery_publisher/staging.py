@@ -26,9 +26,9 @@ from gallery_publisher.checksum import PublishedChecksum
 from gallery_publisher.errors import PublishError
 from gallery_publisher.http_retry import is_retryable_status
 from gallery_publisher.source import RawSource
+from gallery_publisher.units import GIB
 from gallery_publisher.urls import redact_text, redact_url
 
-GIB = 1024 * vhd.MIB
 MAX_PUT_PAGE = 4 * vhd.MIB  # Azure's limit for one Put Page (Azurite accepts more)
 MAX_PAGE_BLOB = 8 * 1024 * GIB  # Azure's page blob limit (Azurite accepts more)
 # Azure's limit for a disk made from a VHD; it also keeps every blob we create far below MAX_PAGE_BLOB.

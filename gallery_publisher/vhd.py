@@ -11,8 +11,10 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+# Azure's unit for a disk's size: vhd.MIB stays the name the footer's callers use.
+from gallery_publisher.units import MIB as MIB
+
 FOOTER_SIZE = 512
-MIB = 1024 * 1024
 COOKIE = b"conectix"
 FIXED_DISK = 2
 # The values qemu-img writes for `-O vpc -o subformat=fixed,force_size`; matching them keeps our

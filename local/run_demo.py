@@ -17,9 +17,10 @@ from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
+from gallery_publisher.units import MIB
 from local.durable_runner.host_keys import FUNCTION_KEY_VARIABLE
 from local.durable_runner.worker import FunctionLoadError
-from local.sample_image import MIB, build_sample_raw
+from local.sample_image import build_sample_raw
 from local.stack import LocalStack, StackOptions, local_stack
 
 REPO = Path(__file__).resolve().parent.parent

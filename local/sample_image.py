@@ -14,7 +14,8 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-MIB = 1024 * 1024
+from gallery_publisher.units import MIB
+
 PARTITION_START = MIB  # the first partition at 1 MiB, as every modern installer does
 SECTOR = 512
 

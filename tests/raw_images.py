@@ -11,7 +11,7 @@ from azure.core.exceptions import ServiceResponseError
 from azure.core.pipeline.transport import HttpRequest, HttpResponse, RequestsTransport
 from azure.storage.blob import BlobServiceClient, ContainerClient
 
-MIB = 1024 * 1024
+from gallery_publisher.units import MIB as MIB  # the tests import it from here
 
 
 def write_sparse_raw(path: Path, size: int, regions: list[tuple[int, int]], seed: int = 1) -> bytes:
