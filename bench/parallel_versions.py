@@ -23,7 +23,7 @@ from azure.storage.blob import ContentSettings
 
 from function_app import create_app
 from gallery_publisher import telemetry
-from gallery_publisher.urls import redact_url
+from gallery_publisher.urls import blob_location, redact_url
 from local.stack import LocalStack, StackOptions, local_stack
 from orchestrators import names
 from orchestrators.publish_image import _version_job
@@ -58,7 +58,9 @@ def versions_all_at_once(context: df.DurableOrchestrationContext) -> Generator[A
 
 def _copy_as_index(stack: LocalStack, staged: dict[str, Any], index: int) -> str:
     """A copy of the staged blob under upload index `index`; its URL."""
-    source = stack.blobs.get_blob_client("9-default", staged["blob_url"].rsplit("/", 1)[-1])
+    location = blob_location(staged["blob_url"], stack.blobs.url)
+    assert location is not None, f"{staged['blob_url']} is not a blob of the local stack's account"
+    source = stack.blobs.get_blob_client(*location)
     copy = stack.blobs.get_blob_client("9-default", f"almalinux-9.6-x86_64.20251215-{index:02d}.vhd")
     md5 = bytearray(bytes.fromhex(staged["md5"]))
     copy.upload_blob(source.download_blob().readall(), blob_type="PageBlob",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 from azure.storage.blob import (
@@ -21,7 +21,7 @@ from azure.storage.blob import (
 
 from gallery_publisher.errors import PublishError
 from gallery_publisher.settings import Settings
-from gallery_publisher.urls import redact_url
+from gallery_publisher.urls import blob_location, redact_url
 
 # Metadata a staged blob carries, so a re-run can recognise it without reading the source again.
 SOURCE_URL = "source_url"
@@ -154,10 +154,10 @@ def blob_client_for_url(url: str, settings: Settings) -> BlobClient:
             f"{redact_url(url)} is not in the storage account {account_url}; point "
             "AZURE_STORAGE_CONNECTION_STRING or GALLERY_PUBLISHER_STORAGE_ACCOUNT at the account that holds it"
         )
-    container, _, name = url[len(account_url) :].partition("/")
-    if not container or not name:
+    location = blob_location(url, account_url)
+    if location is None:
         raise StorageError(f"{redact_url(url)} is not a blob URL (expected {account_url}CONTAINER/BLOB)")
-    return service.get_blob_client(container, unquote(name))
+    return service.get_blob_client(*location)
 
 
 def staging_progress(blob: BlobClient) -> tuple[int, int] | None:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from azure.core.exceptions import ResourceNotFoundError
 from azure.storage.blob import BlobServiceClient, BlobType
 
-from gallery_publisher.urls import redact_url
+from gallery_publisher.urls import UnsafeUrlPathError, blob_location, redact_url
 from gallery_publisher.vhd import FOOTER_SIZE, VhdFooterError, check_fixed_vhd
 
 
@@ -30,12 +30,13 @@ class SourceChecker:
                 f"The source blob {shown} is not in the storage account this gallery can read "
                 f"({self._endpoint}): upload the VHD there and use its URI."
             )
-        path = unquote(urlsplit(shown).path)
-        account_path = unquote(urlsplit(self._endpoint).path)
-        container, _, blob = path[len(account_path) :].lstrip("/").partition("/")
-        if not container or not blob:
+        try:
+            location = blob_location(shown, self._endpoint)
+        except UnsafeUrlPathError:
+            location = None
+        if location is None:
             return f"The source URI {shown} does not name a container and a blob."
-        client = self._service.get_blob_client(container, blob)
+        client = self._service.get_blob_client(*location)
         try:
             properties = client.get_blob_properties()
         except ResourceNotFoundError:
