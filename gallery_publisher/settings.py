@@ -19,10 +19,7 @@ PREFIX = "GALLERY_PUBLISHER_"
 STORAGE_ACCOUNT_TYPES = ("Standard_LRS", "Standard_ZRS", "Premium_LRS")
 REPLICATION_MODES = ("Full", "Shallow")
 CONVERTERS = ("native", "qemu-img")  # who turns a RAW into the disk stream (other formats: qemu-img)
-DEFAULT_REGIONS = "eastus=1,germanywestcentral=1,westus2=1,southeastasia=1,southcentralus=1"
-DEFAULT_ALLOWED_SOURCE_HOSTS = "*.s3.amazonaws.com,*.s3.*.amazonaws.com,*.s3-accelerate.amazonaws.com,*.s3-accelerate.dualstack.amazonaws.com"
 MAX_REPLICAS = 100
-DEFAULT_NEVER_PUBLIC = "kitten-*,10-*,9-arm64-64k"
 # Every variable load_settings reads; the README table and infra/main.bicep must list the same.
 ENVIRONMENT_VARIABLES = (
     "AZURE_SUBSCRIPTION_ID",
@@ -66,6 +63,8 @@ class TargetRegion:
 
 @dataclass(frozen=True)
 class Settings:
+    """The settings, each field's default the one default of its variable (see default_text)."""
+
     ci_gallery: str = "almalinux_ci"
     public_gallery: str = "almalinux"
     resource_group: str = "rg-alma-images"
@@ -75,7 +74,10 @@ class Settings:
     storage_connection_string: str | None = field(default=None, repr=False)  # secret
     blob_endpoint: str = ""  # derived from the account (or the connection string) when not set
     arm_endpoint: str = "https://management.azure.com"
-    target_regions: tuple[TargetRegion, ...] = ()
+    target_regions: tuple[TargetRegion, ...] = tuple(
+        TargetRegion(name, 1)
+        for name in ("eastus", "germanywestcentral", "westus2", "southeastasia", "southcentralus")
+    )
     storage_account_type: str = "Standard_LRS"
     never_public: tuple[str, ...] = ("kitten-*", "10-*", "9-arm64-64k")
     end_of_life_date: date | None = None
@@ -84,7 +86,12 @@ class Settings:
     mattermost_webhook_url: str | None = field(default=None, repr=False)  # secret
     mattermost_channel: str = ""
     mattermost_username: str = "gallery-publisher"
-    allowed_source_hosts: tuple[str, ...] = ()
+    allowed_source_hosts: tuple[str, ...] = (
+        "*.s3.amazonaws.com",
+        "*.s3.*.amazonaws.com",
+        "*.s3-accelerate.amazonaws.com",
+        "*.s3-accelerate.dualstack.amazonaws.com",
+    )
     allowed_source_ports: tuple[int, ...] = (443,)  # of https sources (plain http is local mode only)
     blob_trigger_dry_run: bool = True
     blob_trigger_public: bool = False
@@ -107,19 +114,54 @@ class Settings:
         return next((p for p in self.never_public if fnmatch.fnmatchcase(family_key, p)), None)
 
 
-def _text(env: Mapping[str, str], name: str, default: str) -> str:
-    return env.get(name, "").strip() or default
+_DEFAULTS = Settings()
+# The two variables whose field is not named after them.
+_FIELDS = {
+    "AZURE_SUBSCRIPTION_ID": "subscription_id",
+    "AZURE_STORAGE_CONNECTION_STRING": "storage_connection_string",
+}
 
 
-def _matching(env: Mapping[str, str], name: str, default: str, pattern: re.Pattern[str], allowed: str) -> str:
-    value = _text(env, name, default)
+def _as_text(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, TargetRegion):
+        return f"{value.name}={value.replicas}"
+    if isinstance(value, tuple):
+        return ",".join(_as_text(item) for item in value)
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
+
+
+def default_text(variable: str) -> str:
+    """The default of an environment variable as the environment would write it, taken from the
+    Settings field: the one place defaults are written (the README and infra/main.bicep repeat them,
+    and tests/test_deployment_files.py checks they agree). Empty for those derived from others."""
+    field_name = _FIELDS.get(variable) or variable.removeprefix(PREFIX).lower()
+    return _as_text(getattr(_DEFAULTS, field_name))
+
+
+def _text(env: Mapping[str, str], name: str, default: str | None = None) -> str:
+    """The variable's value, or its default when unset or blank (`default` for a derived one)."""
+    return env.get(name, "").strip() or (default_text(name) if default is None else default)
+
+
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    return parse_bool(name, env.get(name, "") or default_text(name))
+
+
+def _matching(env: Mapping[str, str], name: str, pattern: re.Pattern[str], allowed: str) -> str:
+    value = _text(env, name)
     if not pattern.fullmatch(value):
         raise SettingsError(f"{name}={value!r} is not allowed: {allowed}")
     return value
 
 
-def _choice(env: Mapping[str, str], name: str, default: str, choices: tuple[str, ...]) -> str:
-    value = _text(env, name, default)
+def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
+    value = _text(env, name)
     if value not in choices:
         raise SettingsError(f"{name}={value!r} is not allowed: use one of {', '.join(choices)}")
     return value
@@ -182,8 +224,8 @@ def parse_end_of_life(name: str, value: str) -> date | None:
         raise SettingsError(f"{name}={value!r} is not allowed: use a date like 2030-06-30") from None
 
 
-def _patterns(env: Mapping[str, str], name: str, default: str, pattern: re.Pattern[str]) -> tuple[str, ...]:
-    raw = env.get(name, default)
+def _patterns(env: Mapping[str, str], name: str, pattern: re.Pattern[str]) -> tuple[str, ...]:
+    raw = env.get(name, default_text(name))  # set but empty stays empty: see _never_public
     items = tuple(item.strip().lower() for item in raw.split(",") if item.strip())
     for item in items:
         if not pattern.fullmatch(item):
@@ -198,12 +240,12 @@ def _never_public(env: Mapping[str, str]) -> tuple[str, ...]:
     would otherwise protect nothing, silently. An empty list is refused for the same reason; a
     deliberately narrower list is fine."""
     name = PREFIX + "NEVER_PUBLIC"
-    patterns = _patterns(env, name, DEFAULT_NEVER_PUBLIC, _FAMILY_PATTERN)
+    patterns = _patterns(env, name, _FAMILY_PATTERN)
     keys = ", ".join(family.key for family in FAMILIES)
     if not patterns:
         raise SettingsError(
             f"{name} is empty, which would let every family into the public gallery: list the family "
-            f"keys that must stay private (default {DEFAULT_NEVER_PUBLIC}); the keys are {keys}"
+            f"keys that must stay private (default {default_text(name)}); the keys are {keys}"
         )
     for pattern in patterns:
         if not any(fnmatch.fnmatchcase(family.key, pattern) for family in FAMILIES):
@@ -216,7 +258,7 @@ def _never_public(env: Mapping[str, str]) -> tuple[str, ...]:
 
 def _source_hosts(env: Mapping[str, str]) -> tuple[str, ...]:
     name = PREFIX + "ALLOWED_SOURCE_HOSTS"
-    hosts = _patterns(env, name, DEFAULT_ALLOWED_SOURCE_HOSTS, _HOST_PATTERN)
+    hosts = _patterns(env, name, _HOST_PATTERN)
     for host in hosts:
         # Wildcards with no name to anchor them ("*", "*.*", "*.com") would allow any bucket anywhere.
         if ("*" in host and host.count(".") < 2) or not host.replace("*", "").strip(".-"):
@@ -228,14 +270,14 @@ def _source_hosts(env: Mapping[str, str]) -> tuple[str, ...]:
 
 def _source_ports(env: Mapping[str, str]) -> tuple[int, ...]:
     name = PREFIX + "ALLOWED_SOURCE_PORTS"
-    items = [item.strip() for item in _text(env, name, "443").split(",")]
+    items = [item.strip() for item in _text(env, name).split(",")]
     if not all(_DIGITS.fullmatch(item) and 1 <= int(item) <= 65535 for item in items):
         raise SettingsError(f"{name}={env.get(name)!r} is not allowed: use port numbers like 443,8443")
     return tuple(dict.fromkeys(int(item) for item in items))
 
 
-def _whole_number(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
-    value = _text(env, name, str(default))
+def _whole_number(env: Mapping[str, str], name: str, low: int, high: int) -> int:
+    value = _text(env, name)
     if not _DIGITS.fullmatch(value) or not low <= int(value) <= high:
         raise SettingsError(f"{name}={value!r} is not allowed: use a whole number from {low} to {high}")
     return int(value)
@@ -248,19 +290,15 @@ def _blob_endpoint_from(connection_string: str) -> str | None:
 
 def load_settings(env: Mapping[str, str]) -> Settings:
     """Build the Settings from an environment mapping (os.environ in production)."""
-    subscription_id = _text(env, "AZURE_SUBSCRIPTION_ID", "")
+    subscription_id = _text(env, "AZURE_SUBSCRIPTION_ID")
     resource_group = _matching(
-        env,
-        PREFIX + "RESOURCE_GROUP",
-        "rg-alma-images",
-        _RESOURCE_GROUP,
-        "a resource group name (1-90 characters)",
+        env, PREFIX + "RESOURCE_GROUP", _RESOURCE_GROUP, "a resource group name (1-90 characters)"
     )
     storage_account = _matching(
-        env, PREFIX + "STORAGE_ACCOUNT", "almalinux", _STORAGE_ACCOUNT, "3-24 lower-case letters and digits"
+        env, PREFIX + "STORAGE_ACCOUNT", _STORAGE_ACCOUNT, "3-24 lower-case letters and digits"
     )
     connection_string = env.get("AZURE_STORAGE_CONNECTION_STRING", "").strip() or None
-    blob_endpoint = _text(env, PREFIX + "BLOB_ENDPOINT", "").rstrip("/")
+    blob_endpoint = _text(env, PREFIX + "BLOB_ENDPOINT").rstrip("/")
     if not blob_endpoint:
         from_connection = _blob_endpoint_from(connection_string) if connection_string else None
         blob_endpoint = from_connection or f"https://{storage_account}.blob.core.windows.net"
@@ -277,7 +315,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
             f"{PREFIX}STORAGE_ACCOUNT_ID={storage_account_id!r} is not allowed: use the storage account's "
             "resource id, /subscriptions/…/providers/Microsoft.Storage/storageAccounts/NAME"
         )
-    local_mode = parse_bool(PREFIX + "LOCAL_MODE", env.get(PREFIX + "LOCAL_MODE", "false") or "false")
+    local_mode = _flag(env, PREFIX + "LOCAL_MODE")
     webhook = env.get(PREFIX + "MATTERMOST_WEBHOOK_URL", "").strip() or None
     loopback = re.match(r"http://(127\.0\.0\.1|localhost)[:/]", webhook or "")
     if webhook and not webhook.startswith("https://") and not (local_mode and loopback):
@@ -285,21 +323,19 @@ def load_settings(env: Mapping[str, str]) -> Settings:
             f"{PREFIX}MATTERMOST_WEBHOOK_URL is not allowed: it must be an https URL (plain http only to "
             "loopback in local mode)"
         )
-    arm_endpoint = _text(env, PREFIX + "ARM_ENDPOINT", "https://management.azure.com").rstrip("/")
+    arm_endpoint = _text(env, PREFIX + "ARM_ENDPOINT").rstrip("/")
     if not re.fullmatch(r"https?://[^\s/?#]+", arm_endpoint):
         raise SettingsError(
             f"{PREFIX}ARM_ENDPOINT={arm_endpoint!r} is not allowed: use a scheme and host only"
         )
-    max_regions = _whole_number(env, PREFIX + "MAX_REGIONS", 10, 1, 100)
-    max_total_replicas = _whole_number(env, PREFIX + "MAX_TOTAL_REPLICAS", 30, 1, 10_000)
+    max_regions = _whole_number(env, PREFIX + "MAX_REGIONS", 1, 100)
+    max_total_replicas = _whole_number(env, PREFIX + "MAX_TOTAL_REPLICAS", 1, 10_000)
     regions_variable = PREFIX + "TARGET_REGIONS"
-    target_regions = parse_regions(regions_variable, _text(env, regions_variable, DEFAULT_REGIONS))
+    target_regions = parse_regions(regions_variable, _text(env, regions_variable))
     check_replica_caps(regions_variable, target_regions, max_regions, max_total_replicas)
     return Settings(
-        ci_gallery=_matching(env, PREFIX + "CI_GALLERY", "almalinux_ci", _GALLERY_NAME, "a gallery name"),
-        public_gallery=_matching(
-            env, PREFIX + "PUBLIC_GALLERY", "almalinux", _GALLERY_NAME, "a gallery name"
-        ),
+        ci_gallery=_matching(env, PREFIX + "CI_GALLERY", _GALLERY_NAME, "a gallery name"),
+        public_gallery=_matching(env, PREFIX + "PUBLIC_GALLERY", _GALLERY_NAME, "a gallery name"),
         resource_group=resource_group,
         subscription_id=subscription_id,
         storage_account=storage_account,
@@ -308,38 +344,29 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         blob_endpoint=blob_endpoint,
         arm_endpoint=arm_endpoint,
         target_regions=target_regions,
-        storage_account_type=_choice(
-            env, PREFIX + "STORAGE_ACCOUNT_TYPE", "Standard_LRS", STORAGE_ACCOUNT_TYPES
-        ),
+        storage_account_type=_choice(env, PREFIX + "STORAGE_ACCOUNT_TYPE", STORAGE_ACCOUNT_TYPES),
         never_public=_never_public(env),
         end_of_life_date=parse_end_of_life(
-            PREFIX + "END_OF_LIFE_DATE", env.get(PREFIX + "END_OF_LIFE_DATE", "")
+            PREFIX + "END_OF_LIFE_DATE",
+            env.get(PREFIX + "END_OF_LIFE_DATE", default_text(PREFIX + "END_OF_LIFE_DATE")),
         ),
-        exclude_from_latest=parse_bool(
-            PREFIX + "EXCLUDE_FROM_LATEST", env.get(PREFIX + "EXCLUDE_FROM_LATEST", "false") or "false"
-        ),
-        replication_mode=_choice(env, PREFIX + "REPLICATION_MODE", "Full", REPLICATION_MODES),
+        exclude_from_latest=_flag(env, PREFIX + "EXCLUDE_FROM_LATEST"),
+        replication_mode=_choice(env, PREFIX + "REPLICATION_MODE", REPLICATION_MODES),
         mattermost_webhook_url=webhook,
-        mattermost_channel=_text(env, PREFIX + "MATTERMOST_CHANNEL", ""),
-        mattermost_username=_text(env, PREFIX + "MATTERMOST_USERNAME", "gallery-publisher"),
+        mattermost_channel=_text(env, PREFIX + "MATTERMOST_CHANNEL"),
+        mattermost_username=_text(env, PREFIX + "MATTERMOST_USERNAME"),
         allowed_source_hosts=_source_hosts(env),
         allowed_source_ports=_source_ports(env),
-        blob_trigger_dry_run=parse_bool(
-            PREFIX + "BLOB_TRIGGER_DRY_RUN", env.get(PREFIX + "BLOB_TRIGGER_DRY_RUN", "true") or "true"
-        ),
-        blob_trigger_public=parse_bool(
-            PREFIX + "BLOB_TRIGGER_PUBLIC", env.get(PREFIX + "BLOB_TRIGGER_PUBLIC", "false") or "false"
-        ),
-        version_deadline_minutes=_whole_number(env, PREFIX + "VERSION_DEADLINE_MINUTES", 180, 1, 7 * 24 * 60),
-        poll_seconds=_whole_number(env, PREFIX + "POLL_SECONDS", 60, 1, 3600),
+        blob_trigger_dry_run=_flag(env, PREFIX + "BLOB_TRIGGER_DRY_RUN"),
+        blob_trigger_public=_flag(env, PREFIX + "BLOB_TRIGGER_PUBLIC"),
+        version_deadline_minutes=_whole_number(env, PREFIX + "VERSION_DEADLINE_MINUTES", 1, 7 * 24 * 60),
+        poll_seconds=_whole_number(env, PREFIX + "POLL_SECONDS", 1, 3600),
         local_mode=local_mode,
-        staging_deadline_minutes=_whole_number(env, PREFIX + "STAGING_DEADLINE_MINUTES", 240, 1, 7 * 24 * 60),
+        staging_deadline_minutes=_whole_number(env, PREFIX + "STAGING_DEADLINE_MINUTES", 1, 7 * 24 * 60),
         max_regions=max_regions,
         max_total_replicas=max_total_replicas,
-        cleanup_after_hours=_whole_number(env, PREFIX + "CLEANUP_AFTER_HOURS", 72, 1, 365 * 24),
-        upload_settle_seconds=_whole_number(env, PREFIX + "UPLOAD_SETTLE_SECONDS", 120, 1, 3600),
-        cleanup_delete=parse_bool(
-            PREFIX + "CLEANUP_DELETE", env.get(PREFIX + "CLEANUP_DELETE", "false") or "false"
-        ),
-        converter=_choice(env, PREFIX + "CONVERTER", "native", CONVERTERS),
+        cleanup_after_hours=_whole_number(env, PREFIX + "CLEANUP_AFTER_HOURS", 1, 365 * 24),
+        upload_settle_seconds=_whole_number(env, PREFIX + "UPLOAD_SETTLE_SECONDS", 1, 3600),
+        cleanup_delete=_flag(env, PREFIX + "CLEANUP_DELETE"),
+        converter=_choice(env, PREFIX + "CONVERTER", CONVERTERS),
     )

@@ -140,6 +140,52 @@ def test_bicep_app_settings_match_the_settings_object() -> None:
     assert without_acr == REGISTRY_SETTINGS
 
 
+def test_readme_shows_the_default_of_each_setting() -> None:
+    """Defaults are written once, as the Settings fields; the README's table repeats each one."""
+    rows = re.findall(r"^\| `([A-Z_]+)` \| ([^|]+) \|", (REPO / "README.md").read_text(), flags=re.MULTILINE)
+    for name, cell in rows:
+        shown = cell.strip()
+        if re.fullmatch(r"`[^`{]+`", shown):
+            assert shown.strip("`") == settings.default_text(name), name
+        else:  # "(empty)", "(unset)", or how it is derived from other settings
+            assert settings.default_text(name) == "", name
+
+
+# Set from the deployment's resources, not from a parameter with a default of its own.
+FROM_RESOURCES = {
+    "AZURE_SUBSCRIPTION_ID",
+    *(
+        settings.PREFIX + name
+        for name in (
+            "RESOURCE_GROUP",
+            "STORAGE_ACCOUNT",
+            "STORAGE_ACCOUNT_ID",
+            "BLOB_ENDPOINT",
+            "ARM_ENDPOINT",
+        )
+    ),
+}
+
+
+def test_bicep_parameter_defaults_are_the_settings_defaults() -> None:
+    main = template("main.bicep")
+    site = _body(main["resources"]["app"])["properties"]["siteConfig"]
+    checked = set()
+    for entry in site["appSettings"]["function"]["parameters"]["arg_2"]:
+        value = entry["value"]
+        if isinstance(value, dict) and value.get("function", {}).get("type") == "string":
+            value = value["function"]["parameters"]["value_to_convert"]  # string(param)
+        parameter = main["parameters"].get(value) if isinstance(value, str) else None
+        if parameter is None or not isinstance(parameter.get("default"), (str, int, bool)):
+            continue
+        default = parameter["default"]
+        text = str(default).lower() if isinstance(default, bool) else str(default)
+        assert text == settings.default_text(entry["name"]), entry["name"]
+        checked.add(entry["name"])
+    expected = set(settings.ENVIRONMENT_VARIABLES) - set(settings.LOCAL_ONLY_VARIABLES) - FROM_RESOURCES
+    assert checked == expected
+
+
 def test_host_storage_is_reached_with_the_identity_and_no_key_is_read() -> None:
     always, _ = app_settings()
     assert "AzureWebJobsStorage" not in always
