@@ -13,13 +13,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import PurePosixPath
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import requests
 import urllib3.exceptions
 
 from gallery_publisher.errors import PublishError
 from gallery_publisher.http_retry import is_retryable_status
+from gallery_publisher.image_names import file_name_of
 from gallery_publisher.pinned_http import GuardedClient
 from gallery_publisher.source import RetryPolicy
 from gallery_publisher.urls import redact_url
@@ -85,7 +86,7 @@ def fetch_published_sha256(
     policy = policy or RetryPolicy()
     location = checksum_url(image_url)
     shown = redact_url(location)
-    file_name = unquote(PurePosixPath(urlsplit(image_url).path).name)
+    file_name = file_name_of(image_url)
     for attempt in range(1, policy.attempts + 1):
         try:
             response = client.get(

@@ -11,11 +11,10 @@ import os
 import sys
 import time
 from collections.abc import Callable
-from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, TextIO
-from urllib.parse import unquote, urlsplit
 
 from gallery_publisher.errors import PublishError
+from gallery_publisher.image_names import file_name_of
 from gallery_publisher.settings import load_settings
 from gallery_publisher.urls import redact_text, redact_url
 
@@ -44,7 +43,7 @@ IMAGE_SUFFIXES = (".raw.xz", ".raw.zst", ".raw.gz", ".raw", ".qcow2", ".vmdk", "
 
 
 def default_blob_name(source: str) -> str:
-    name = PurePosixPath(unquote(urlsplit(source).path)).name
+    name = file_name_of(source)
     suffix = next((suffix for suffix in IMAGE_SUFFIXES if name.endswith(suffix)), "")
     return name[: len(name) - len(suffix)] + ".vhd"
 
