@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
+from typing import ClassVar
 from urllib.parse import unquote, urlsplit
 
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
@@ -34,6 +35,8 @@ STAGED_BYTES = "staged_bytes"  # RAW bytes read so far, recorded now and then wh
 
 class StorageError(PublishError):
     """A storage problem the user can fix; the message says how."""
+
+    code: ClassVar[str] = "Storage"
 
 
 @dataclass(frozen=True)
