@@ -21,7 +21,7 @@ REPLICATION_MODES = ("Full", "Shallow")
 CONVERTERS = ("native", "qemu-img")  # who turns a RAW into the disk stream (other formats: qemu-img)
 DEFAULT_REGIONS = "eastus=1,germanywestcentral=1,westus2=1,southeastasia=1,southcentralus=1"
 DEFAULT_ALLOWED_SOURCE_HOSTS = "*.s3.amazonaws.com,*.s3.*.amazonaws.com,*.s3-accelerate.amazonaws.com,*.s3-accelerate.dualstack.amazonaws.com"
-MAX_REPLICAS = 100
+MAX_REPLICAS = 100  # Azure's limit for regionalReplicaCount
 DEFAULT_NEVER_PUBLIC = "kitten-*,10-*,9-arm64-64k"
 # Every variable load_settings reads; the README table and infra/main.bicep must list the same.
 ENVIRONMENT_VARIABLES = (
@@ -46,7 +46,7 @@ ENVIRONMENT_VARIABLES = (
 LOCAL_ONLY_VARIABLES = (
     "AZURE_STORAGE_CONNECTION_STRING",
     PREFIX + "LOCAL_MODE",
-)  # Azure's limit for regionalReplicaCount
+)
 
 _GALLERY_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.]{0,78}[A-Za-z0-9]")
 _RESOURCE_GROUP = re.compile(r"[-\w._()]{1,89}[-\w_()]")

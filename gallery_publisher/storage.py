@@ -1,7 +1,8 @@
 """Blob Storage as the rest of the core sees it: staged VHD blobs, their names and their state.
 
-Clients are passed in; `service_client_from_environment` is the one place that builds one, for the
-command line and the Function App's composition root.
+Clients are passed in; `blob_service_client(settings)` is the one place that builds one, for the
+command line and the Function App's composition root (`blob_client_for_url` goes through it too,
+unless the URL carries its own SAS).
 """
 
 from __future__ import annotations
