@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 import azure.durable_functions as df
 import azure.functions as func
@@ -56,6 +56,8 @@ def _status_url(req: func.HttpRequest, instance_id: str) -> str:
 
 class StartFailed(Exception):
     """start_new failed, and not because the same job is running; the message is redacted."""
+
+    code: ClassVar[str] = "StartFailed"
 
 
 async def _run_id(client: df.DurableOrchestrationClient, job_id: str) -> str:

@@ -1,7 +1,8 @@
 """What the app's functions share, built once per process from the environment.
 
 This is the edge of the app: settings are read and SDK clients created here, then passed into
-the core. Tests that change the environment call `app_services.cache_clear()`.
+the core. Code that changes the environment after a first call (the local stack does) calls
+`reset()`, which forgets what was built.
 """
 
 from __future__ import annotations

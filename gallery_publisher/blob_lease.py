@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import ClassVar
 
 from azure.core.exceptions import AzureError, HttpResponseError
 from azure.storage.blob import BlobClient, BlobLeaseClient
@@ -32,7 +33,7 @@ log = logging.getLogger(__name__)
 class BlobBusyError(PublishError):
     """Another job held the blob's lease for longer than this job may wait."""
 
-    code = "BlobBusy"
+    code: ClassVar[str] = "BlobBusy"
 
 
 def _lease_held_by_another(error: HttpResponseError) -> bool:

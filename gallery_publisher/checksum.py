@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import PurePosixPath
+from typing import ClassVar
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
@@ -36,6 +37,8 @@ _ABSENT = {401: "not readable", 403: "not readable", 404: "not found", 410: "gon
 
 class ChecksumError(PublishError):
     """A published checksum that cannot be read or used; the message says what to fix."""
+
+    code: ClassVar[str] = "Checksum"
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
 """The command line: `gallery-publisher COMMAND …`, and the old script's flags for those who know them.
 
 Every command runs the same core as the Function App, so each capability can be tried by hand.
-Refusals exit with status 2 and one line on stderr, nothing on stdout.
+Exit statuses (exit_codes.py): 0 done; 1 failed (a service, or the job `submit` followed); 2 refused,
+with one line on stderr naming the problem and nothing on stdout. command_errors.py picks them.
 
 The Azure SDKs are imported only by the commands that use them: the release workflow installs just
 `requests` and this package, and runs `submit`.
@@ -16,14 +17,14 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
-from gallery_publisher import commands_gallery, commands_storage, commands_submit
+from gallery_publisher import commands_gallery, commands_storage, commands_submit, exit_codes
+from gallery_publisher.command_errors import report_error, reports_errors
 from gallery_publisher.errors import PublishError
 from gallery_publisher.image_names import ImageType, SourceKind, parse_image_name
 from gallery_publisher.log_policy import keep_secrets_out_of_logs
 from gallery_publisher.plan import ExistingState, PublishRequest, make_plan
 from gallery_publisher.settings import Settings, load_settings
 
-EXIT_REFUSED = 2
 Command = Callable[[argparse.Namespace], int]
 
 
@@ -49,6 +50,7 @@ def _existing_state(request: PublishRequest, settings: Settings, offline: bool) 
     return publishing.prepare_job(request, services).existing
 
 
+@reports_errors("error")
 def run_plan(args: argparse.Namespace) -> int:
     settings = _settings(getattr(args, "setting_overrides", None))
     request = PublishRequest(
@@ -56,7 +58,7 @@ def run_plan(args: argparse.Namespace) -> int:
     )
     plan = make_plan(request, settings, _existing_state(request, settings, args.offline))
     print(json.dumps(plan.to_json(), indent=None if args.json else 2) if args.json else plan.render_text())
-    return 0
+    return exit_codes.OK
 
 
 def add_plan_arguments(parser: argparse.ArgumentParser) -> None:
@@ -173,10 +175,9 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = parse_args(sys.argv[1:] if argv is None else argv)
-        logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, stream=sys.stderr)
-        keep_secrets_out_of_logs()
-        run: Command = args.run
-        return run(args)
-    except PublishError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return EXIT_REFUSED
+    except PublishError as error:  # the old flags contradict the image name, or -f
+        return report_error("error", error)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, stream=sys.stderr)
+    keep_secrets_out_of_logs()
+    run: Command = args.run  # each run reports its own errors (command_errors.reports_errors)
+    return run(args)

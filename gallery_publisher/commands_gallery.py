@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 from collections.abc import Mapping
 
-from gallery_publisher.errors import PublishError
+from gallery_publisher import exit_codes
+from gallery_publisher.command_errors import reports_errors
 from gallery_publisher.settings import load_settings
 
 
@@ -20,23 +20,20 @@ def add_versions_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--gallery", help="gallery name (default: the CI gallery of the settings)")
 
 
+@reports_errors("gallery-publisher versions")
 def run_versions(args: argparse.Namespace, env: Mapping[str, str] | None = None) -> int:
     # Imported here: the Azure SDKs cost seconds of start-up that the other commands need not pay.
     from gallery_publisher.arm_client import compute_client
     from gallery_publisher.gallery import GalleryClient
 
-    try:
-        settings = load_settings(os.environ if env is None else env)
-        gallery_name = args.gallery or settings.ci_gallery
-        gallery = GalleryClient(compute_client(settings), settings.resource_group)
-        versions = gallery.list_versions(gallery_name, args.definition)
-    except PublishError as error:
-        print(f"gallery-publisher versions: {error}", file=sys.stderr)
-        return 1
+    settings = load_settings(os.environ if env is None else env)
+    gallery_name = args.gallery or settings.ci_gallery
+    gallery = GalleryClient(compute_client(settings), settings.resource_group)
+    versions = gallery.list_versions(gallery_name, args.definition)
     if not versions:
         print(f"{gallery_name}/{args.definition} has no versions")
-        return 0
+        return exit_codes.OK
     width = max(len(v.name) for v in versions)
     for version in sorted(versions, key=lambda v: tuple(int(p) for p in v.name.split("."))):
         print(f"{version.name:<{width}}  {version.provisioning_state or 'Unknown'}")
-    return 0
+    return exit_codes.OK

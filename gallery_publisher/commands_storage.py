@@ -13,15 +13,14 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, TextIO
 
-from gallery_publisher.errors import PublishError
+from gallery_publisher import exit_codes
+from gallery_publisher.command_errors import reports_errors
 from gallery_publisher.image_names import file_name_of
 from gallery_publisher.settings import load_settings
-from gallery_publisher.urls import redact_text, redact_url
+from gallery_publisher.urls import redact_url
 
 if TYPE_CHECKING:
     from gallery_publisher.staging import StageProgress
-
-EXIT_REFUSED = 2
 
 
 def add_stage_arguments(parser: argparse.ArgumentParser) -> None:
@@ -48,32 +47,24 @@ def default_blob_name(source: str) -> str:
     return name[: len(name) - len(suffix)] + ".vhd"
 
 
+@reports_errors("stage")
 def run_stage(args: argparse.Namespace) -> int:
     # Imported here, not at start-up: only what staging needs (no ARM or identity SDK) is loaded.
-    from azure.core.exceptions import AzureError
-
     from gallery_publisher.source import open_source
     from gallery_publisher.staging import stage_source
     from gallery_publisher.storage import StorageError, blob_service_client
 
     name = args.name or default_blob_name(args.source)
-    try:
-        settings = load_settings(os.environ)
-        container = blob_service_client(settings).get_container_client(args.container)
-        if not container.exists():
-            raise StorageError(
-                f"container {args.container!r} does not exist in {redact_url(container.url)}; create it first"
-            )
-        with open_source(args.source, converter=settings.converter) as source:
-            result = stage_source(
-                source, container.get_blob_client(name), progress=ProgressPrinter(sys.stderr, time.monotonic)
-            )
-    except PublishError as error:
-        print(f"stage: {error}", file=sys.stderr)
-        return EXIT_REFUSED
-    except AzureError as error:
-        print(f"stage: Azure Storage failed: {redact_text(str(error).splitlines()[0])}", file=sys.stderr)
-        return 1
+    settings = load_settings(os.environ)
+    container = blob_service_client(settings).get_container_client(args.container)
+    if not container.exists():
+        raise StorageError(
+            f"container {args.container!r} does not exist in {redact_url(container.url)}; create it first"
+        )
+    with open_source(args.source, converter=settings.converter) as source:
+        result = stage_source(
+            source, container.get_blob_client(name), progress=ProgressPrinter(sys.stderr, time.monotonic)
+        )
     if result.reused:
         print(f"{result.blob_url} was already staged from this source; nothing to do", file=sys.stderr)
     summary = {
@@ -85,18 +76,15 @@ def run_stage(args: argparse.Namespace) -> int:
         "seconds": round(result.seconds, 3),
     }
     print(json.dumps(summary))
-    return 0
+    return exit_codes.OK
 
 
+@reports_errors("validate-vhd")
 def run_validate_vhd(args: argparse.Namespace) -> int:
     from gallery_publisher.storage import blob_client_for_url
     from gallery_publisher.vhd_blob import validate_vhd_blob
 
-    try:
-        checked = validate_vhd_blob(blob_client_for_url(args.blob_url, load_settings(os.environ)))
-    except PublishError as error:
-        print(f"validate-vhd: {error}", file=sys.stderr)
-        return EXIT_REFUSED
+    checked = validate_vhd_blob(blob_client_for_url(args.blob_url, load_settings(os.environ)))
     summary = {
         "blob_url": checked.blob_url,
         "size": checked.size,
@@ -104,7 +92,7 @@ def run_validate_vhd(args: argparse.Namespace) -> int:
         "content_md5": checked.content_md5,
     }
     print(json.dumps(summary))
-    return 0
+    return exit_codes.OK
 
 
 class ProgressPrinter:

@@ -1,7 +1,8 @@
 """`gallery-publisher submit IMAGE_URL …`: what the release workflow runs.
 
 POST the job to the Function App, follow its status with backoff, print progress, write the
-summary to $GITHUB_STEP_SUMMARY when set; exit 0 only when the job succeeded (or dry-ran).
+summary to $GITHUB_STEP_SUMMARY when set; exit 0 only when the job succeeded (or dry-ran), 1 when
+it failed or the app stayed unreachable, 2 when the app refused it (exit_codes.py).
 When the app stays unreachable longer than --give-up-after, the summary still says what was known.
 """
 
@@ -14,12 +15,11 @@ from typing import Any
 
 import requests
 
-from gallery_publisher.errors import PublishError
+from gallery_publisher import exit_codes
+from gallery_publisher.command_errors import reports_errors
 from gallery_publisher.submit import Backoff, GaveUp, JobStatus, Patience, PublisherClient, Waiting
 
 KEY_VARIABLE = "GALLERY_PUBLISHER_FUNCTION_KEY"
-EXIT_FAILED = 1
-EXIT_REFUSED = 2
 
 
 def add_submit_arguments(parser: argparse.ArgumentParser) -> None:
@@ -87,6 +87,7 @@ def _lost_summary(instance_id: str | None, error: GaveUp) -> str:
     return "\n".join(lines)
 
 
+@reports_errors("error")
 def run_submit(args: argparse.Namespace) -> int:
     body: dict[str, Any] = {
         "image_url": args.image_url,
@@ -110,20 +111,14 @@ def run_submit(args: argparse.Namespace) -> int:
         print(f"job {instance_id}", file=sys.stderr, flush=True)
         final = client.follow(instance_id, _ProgressPrinter())
     except GaveUp as error:
+        # What was known goes to the summary; the error itself to the handler (exit 1).
         summary = _lost_summary(instance_id, error)
         print(summary)
         _write_step_summary(summary)
-        print(f"error: {error}", file=sys.stderr)
-        return EXIT_FAILED
-    except PublishError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return EXIT_REFUSED
-    except requests.RequestException as error:
-        print(f"error: the Function App could not be reached: {type(error).__name__}", file=sys.stderr)
-        return EXIT_FAILED
+        raise
     print(final.summary)
     _write_step_summary(final.summary)
     if final.succeeded:
-        return 0
+        return exit_codes.OK
     print(f"error: the job ended {final.runtime_status} ({final.outcome or 'no result'})", file=sys.stderr)
-    return EXIT_FAILED
+    return exit_codes.FAILED

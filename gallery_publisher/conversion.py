@@ -13,7 +13,7 @@ import json
 import shutil
 import subprocess
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from gallery_publisher.errors import PublishError
 from gallery_publisher.units import GIB
@@ -25,6 +25,8 @@ DISK_RESERVE = GIB // 2
 
 class ConversionError(PublishError):
     """A conversion was refused or failed; the message names the problem and the fix."""
+
+    code: ClassVar[str] = "Conversion"
 
 
 def check_free_disk(directory: Path, needed: int, what: str) -> None:

@@ -1,8 +1,13 @@
-"""Image families (behaviour.md §2) as one table of data, and the upload-index rule (§3).
+"""Image families as one table of data, and the upload-index rule.
 
 A family is what one kind of image (release line and image type) is called and where it goes:
 its storage container, blob name, gallery version and image definitions. A new major release or
 a renamed definition is a new or changed row here, never a new branch of code.
+
+The upload index counts uploads of one release, date and image type: one more than the highest
+already used by a blob in the family's container or by a version in its definitions (a version may
+outlive its blob), the first being 01 (two-digit families) or 0 (one-digit). The build index in a
+RAW file's name (`.0` in `20250522.0`) is not it; a VHD's name carries its upload index.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import Enum
-from typing import Any, NoReturn
+from typing import Any, ClassVar, NoReturn
 
 from azure.core.exceptions import (
     AzureError,
@@ -26,7 +26,7 @@ from azure.core.rest import HttpRequest
 from azure.mgmt.compute import ComputeManagementClient
 from azure.mgmt.compute import models as m
 
-from gallery_publisher.errors import PublishError
+from gallery_publisher.errors import PublishError, ServiceUnavailableError
 from gallery_publisher.gallery_records import (
     DefinitionInfo,
     DefinitionTarget,
@@ -49,9 +49,13 @@ EXPAND_REPLICATION = "ReplicationStatus"
 class GalleryError(PublishError):
     """A gallery operation that cannot succeed as asked."""
 
+    code: ClassVar[str] = "Gallery"
 
-class GalleryRetryableError(GalleryError):
+
+class GalleryRetryableError(GalleryError, ServiceUnavailableError):
     """Throttled or a transient failure in a call that has no result record to carry the wait."""
+
+    code: ClassVar[str] = "GalleryRetryable"
 
     def __init__(self, message: str, retry_after: float) -> None:
         super().__init__(message)

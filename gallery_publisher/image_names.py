@@ -1,6 +1,9 @@
-"""Reading an AlmaLinux image file name (behaviour.md §1) into an ImageName record.
+"""Reading an AlmaLinux image file name into an ImageName record.
 
-Only the last path segment of a URL or path is read; the query string (a SAS token, say) is
+The accepted names are the patterns below (modern and Kitten RAW or VHD names, legacy and 9.x 64k
+VHD names); anything else is refused with "Could not parse filename" and the list of them. The arch
+gives the image type: x86_64 is default, aarch64 or arm64 is arm64, a `-64k` marker arm64-64k (9.x
+and later only). Only the last path segment of a URL or path is read; the query string (a SAS token, say) is
 dropped before parsing and never echoed back.
 """
 

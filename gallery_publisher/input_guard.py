@@ -10,7 +10,7 @@ family table, the galleries and the account from the settings.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 from gallery_publisher.errors import PublishError
@@ -24,7 +24,7 @@ from gallery_publisher.urls import blob_location, decoded_segments, redact_url
 class InputRefusedError(PublishError):
     """An activity's input that breaks a publishing rule: nothing was written."""
 
-    code = "InputRefused"
+    code: ClassVar[str] = "InputRefused"
 
 
 def _refuse(why: str) -> InputRefusedError:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 from gallery_publisher.errors import PublishError
@@ -47,6 +47,8 @@ FIELDS: dict[str, type | tuple[type, ...]] = {
 
 class RequestError(PublishError):
     """A request the API refuses (HTTP 400)."""
+
+    code: ClassVar[str] = "Request"
 
 
 def _url_type(value: str | None) -> SourceKind | None:

@@ -5,6 +5,7 @@ The webhook URL is a secret: errors name only its host, never its path.
 
 from __future__ import annotations
 
+from typing import ClassVar
 from urllib.parse import urlsplit
 
 import requests
@@ -16,6 +17,8 @@ TIMEOUT_SECONDS = 15
 
 class NotifyError(PublishError):
     """The notification could not be delivered."""
+
+    code: ClassVar[str] = "Notify"
 
 
 def post_to_mattermost(

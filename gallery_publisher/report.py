@@ -1,5 +1,9 @@
-"""The job report: what happened, as structured data and as the Markdown job summary (behaviour.md §7).
+"""The job report: what happened, as structured data and as the Markdown job summary.
 
+The summary keeps the shape of the old release job's: the release string and timestamp, the image
+file and URI, a line per version created, whether it was released and whether the gallery is public.
+It adds what the old one lacked: each region's replication state, durations, and on failure the
+step, the error code and the message. Mattermost gets the same text when notification is asked for.
 The records travel through Durable Functions as plain JSON, so each has to_json/from_json.
 """
 

@@ -19,7 +19,7 @@ PREFIX = "GALLERY_PUBLISHER_"
 STORAGE_ACCOUNT_TYPES = ("Standard_LRS", "Standard_ZRS", "Premium_LRS")
 REPLICATION_MODES = ("Full", "Shallow")
 CONVERTERS = ("native", "qemu-img")  # who turns a RAW into the disk stream (other formats: qemu-img)
-MAX_REPLICAS = 100
+MAX_REPLICAS = 100  # Azure's limit for regionalReplicaCount
 # Every variable load_settings reads; the README table and infra/main.bicep must list the same.
 ENVIRONMENT_VARIABLES = (
     "AZURE_SUBSCRIPTION_ID",
@@ -43,7 +43,7 @@ ENVIRONMENT_VARIABLES = (
 LOCAL_ONLY_VARIABLES = (
     "AZURE_STORAGE_CONNECTION_STRING",
     PREFIX + "LOCAL_MODE",
-)  # Azure's limit for regionalReplicaCount
+)
 
 _GALLERY_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.]{0,78}[A-Za-z0-9]")
 _RESOURCE_GROUP = re.compile(r"[-\w._()]{1,89}[-\w_()]")

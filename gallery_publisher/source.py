@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import BinaryIO, Protocol
+from typing import BinaryIO, ClassVar, Protocol
 from urllib.parse import urlsplit
 
 import requests
@@ -36,6 +36,8 @@ from gallery_publisher.urls import redact_text, redact_url
 
 class SourceError(PublishError):
     """The source cannot be read as a disk image; the message names the problem and the fix."""
+
+    code: ClassVar[str] = "Source"
 
 
 class RawSource(Protocol):

@@ -15,6 +15,7 @@ import re
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import ClassVar
 from urllib.parse import urlsplit
 
 from gallery_publisher.errors import PublishError
@@ -40,6 +41,8 @@ _CLOUD_ENDPOINTS: dict[IPAddress, str] = {
 
 class SourceNotAllowedError(PublishError):
     """A source URL, redirect or address outside what the policy allows."""
+
+    code: ClassVar[str] = "SourceNotAllowed"
 
 
 @dataclass(frozen=True)

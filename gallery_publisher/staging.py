@@ -16,6 +16,7 @@ from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from threading import Lock
+from typing import ClassVar
 
 from azure.core.exceptions import AzureError, HttpResponseError, ResourceExistsError
 from azure.storage.blob import BlobClient, BlobLeaseClient, ContentSettings
@@ -42,17 +43,19 @@ log = telemetry.job_logger(__name__)
 class StagingError(PublishError):
     """Staging was refused or failed; the message names the problem and the fix."""
 
+    code: ClassVar[str] = "Staging"
+
 
 class BlobNameTakenError(StagingError):
     """The planned blob name holds (or is receiving) another source's VHD: plan again."""
 
-    code = "BlobNameTaken"
+    code: ClassVar[str] = "BlobNameTaken"
 
 
 class StagingDeadlineError(StagingError):
     """Staging ran past GALLERY_PUBLISHER_STAGING_DEADLINE_MINUTES."""
 
-    code = "StagingDeadlineExceeded"
+    code: ClassVar[str] = "StagingDeadlineExceeded"
 
 
 @dataclass(frozen=True)

@@ -1,13 +1,15 @@
 """Blob Storage as the rest of the core sees it: staged VHD blobs, their names and their state.
 
-Clients are passed in; `service_client_from_environment` is the one place that builds one, for the
-command line and the Function App's composition root.
+Clients are passed in; `blob_service_client(settings)` is the one place that builds one, for the
+command line and the Function App's composition root (`blob_client_for_url` goes through it too,
+unless the URL carries its own SAS).
 """
 
 from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
+from typing import ClassVar
 from urllib.parse import urlsplit
 
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
@@ -34,6 +36,8 @@ STAGED_BYTES = "staged_bytes"  # RAW bytes read so far, recorded now and then wh
 
 class StorageError(PublishError):
     """A storage problem the user can fix; the message says how."""
+
+    code: ClassVar[str] = "Storage"
 
 
 @dataclass(frozen=True)

@@ -15,11 +15,11 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import requests
 
-from gallery_publisher.errors import PublishError
+from gallery_publisher.errors import PublishError, ServiceUnavailableError
 from gallery_publisher.http_retry import is_retryable_status
 
 KEY_HEADER = "x-functions-key"
@@ -30,17 +30,23 @@ T = TypeVar("T")
 class SubmitError(PublishError):
     """The job was refused or could not be followed."""
 
+    code: ClassVar[str] = "Submit"
 
-class TransientError(SubmitError):
+
+class TransientError(SubmitError, ServiceUnavailableError):
     """An answer worth retrying: a retryable status (http_retry) or a dropped connection."""
+
+    code: ClassVar[str] = "Transient"
 
     def __init__(self, message: str, retry_after: float | None = None) -> None:
         super().__init__(message)
         self.retry_after = retry_after
 
 
-class GaveUp(SubmitError):
+class GaveUp(SubmitError, ServiceUnavailableError):
     """Retries lasted longer than the patience; `last` is the last status read, if any."""
+
+    code: ClassVar[str] = "GaveUp"
 
     def __init__(self, message: str, last: JobStatus | None) -> None:
         super().__init__(message)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import ClassVar
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 from gallery_publisher.errors import PublishError
@@ -52,6 +53,8 @@ def blob_account_name(url: str) -> str | None:
 
 class UnsafeUrlPathError(PublishError):
     """A URL path that could name one object when checked and another when used."""
+
+    code: ClassVar[str] = "UnsafeUrlPath"
 
 
 # Markdown and chat syntax (links, images, mentions, HTML): never part of an image's path.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import uuid
 from dataclasses import dataclass
+from typing import ClassVar
 
 from azure.core import MatchConditions
 from azure.core.exceptions import ClientAuthenticationError, HttpResponseError
@@ -18,11 +19,13 @@ from gallery_publisher.urls import redact_url
 class VhdBlobError(PublishError):
     """The blob is not a VHD a gallery can use; the message says why and what to do."""
 
+    code: ClassVar[str] = "VhdBlob"
+
 
 class VhdBlobUnfinishedError(VhdBlobError):
     """The blob looks like an upload still under way: no footer yet, or a staging not finished."""
 
-    code = "VhdBlobUnfinished"
+    code: ClassVar[str] = "VhdBlobUnfinished"
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Generator
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 import azure.durable_functions as df
 
@@ -24,6 +24,8 @@ bp = df.Blueprint()
 
 class JobFailedError(Exception):
     """Raised last, after the report, so that the runtime marks the orchestration Failed."""
+
+    code: ClassVar[str] = "JobFailed"
 
 
 def _failure(step: str, answer: dict[str, Any]) -> dict[str, Any]:

@@ -106,10 +106,11 @@ def snapshot(stack: LocalStack) -> tuple[list[str], list[str]]:
         for b in stack.blobs.get_container_client(c.name).list_blobs()
     )
     store = stack.emulator.store
-    versions = sorted(
-        f"{g.name}/{i.name}/{v.name}"
-        for g in store.list_galleries("rg-alma-images")
-        for i in store.list_images("rg-alma-images", g.name)
-        for v in store.list_versions("rg-alma-images", g.name, i.name)
-    )
+    with store.lock:  # the emulator may be serving a request meanwhile
+        versions = sorted(
+            f"{g.name}/{i.name}/{v.name}"
+            for g in store.list_galleries("rg-alma-images")
+            for i in store.list_images("rg-alma-images", g.name)
+            for v in store.list_versions("rg-alma-images", g.name, i.name)
+        )
     return blobs, versions

@@ -56,15 +56,17 @@ def check_integrity(stack: LocalStack, verified: dict[str, str] | None = None) -
             complete[path] = bytes(content_md5).hex()
             verified[path] = item.etag
     store = stack.emulator.store
-    versions = 0
-    for gallery in store.list_galleries(RESOURCE_GROUP):
-        for image in store.list_images(RESOURCE_GROUP, gallery.name):
-            for version in store.list_versions(RESOURCE_GROUP, gallery.name, image.name):
-                versions += 1
-                where = f"{gallery.name}/{image.name}/{version.name}"
-                # Blob URLs differ by endpoint (Azurite, or the proxy in front of it): compare paths.
-                source = version.source_uri.split(f"/{ACCOUNT_NAME}/", 1)[-1]
-                assert source in complete, f"{where} points at a missing or incomplete blob"
-                tagged = version.tags.get("md5")
-                assert tagged in (None, "", complete[source]), f"{where} was made from another blob"
+    with store.lock:  # the emulator may be serving a request meanwhile
+        found = [
+            (f"{gallery.name}/{image.name}/{version.name}", version.source_uri, version.tags.get("md5"))
+            for gallery in store.list_galleries(RESOURCE_GROUP)
+            for image in store.list_images(RESOURCE_GROUP, gallery.name)
+            for version in store.list_versions(RESOURCE_GROUP, gallery.name, image.name)
+        ]
+    versions = len(found)
+    for where, source_uri, tagged in found:
+        # Blob URLs differ by endpoint (Azurite, or the proxy in front of it): compare paths.
+        source = source_uri.split(f"/{ACCOUNT_NAME}/", 1)[-1]
+        assert source in complete, f"{where} points at a missing or incomplete blob"
+        assert tagged in (None, "", complete[source]), f"{where} was made from another blob"
     return Integrity(len(complete), incomplete, versions)

@@ -1,4 +1,5 @@
-"""behaviour.md §2 (families) and §3 (the upload index), and seed-readme.md's naming tables."""
+"""The families (where each kind of image goes and what it is called) and the upload index, with
+the worked examples of the naming rules the existing galleries follow."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from gallery_publisher.image_names import parse_image_name
 @pytest.mark.parametrize(
     ("name", "container", "blob", "version", "definitions"),
     [
-        # The worked examples of behaviour.md §2.
+        # The worked examples: the first upload of a date in each naming scheme.
         ("AlmaLinux-9-Azure-9.6-20250522.0.x86_64.raw", "9-default", "almalinux-9.6-x86_64.20250522-01.vhd",
          "9.6.2025052201", [("almalinux-9-gen1", "V1"), ("almalinux-9-gen2", "V2")]),
         ("AlmaLinux-10-Azure-10.0-20250529.0-64k.aarch64.raw", "almalinux-10",

@@ -32,5 +32,5 @@ def test_versions_lists_names_in_version_order_with_state(capsys: pytest.Capture
         ]
         assert run_versions(_args("almalinux-9-gen1", "--gallery", "almalinux"), env) == 0
         assert "almalinux/almalinux-9-gen1 has no versions" in capsys.readouterr().out
-        assert run_versions(_args("almalinux-99-gen2"), env) == 1
+        assert run_versions(_args("almalinux-99-gen2"), env) == 2  # refused: no such definition
         assert "almalinux-99-gen2" in capsys.readouterr().err

@@ -1,4 +1,4 @@
-"""behaviour.md §1: reading image file names."""
+"""Reading image file names: the accepted patterns, what each part means, and the refusals."""
 
 from __future__ import annotations
 

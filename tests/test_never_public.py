@@ -1,4 +1,4 @@
-"""The never-public rule (behaviour.md §4) for every family key, and the setting that holds it.
+"""The never-public rule (Kitten, 10.x and 9.x arm64-64k stay in the CI gallery) for every family key, and the setting that holds it.
 
 A renamed family key would silently make a family public (the default patterns match on keys), so
 every key is pinned here, each with an image of that family sent through the real plan.
@@ -14,7 +14,7 @@ from gallery_publisher.plan import PublishRequest, make_plan
 from gallery_publisher.settings import load_settings
 
 VARIABLE = "GALLERY_PUBLISHER_NEVER_PUBLIC"
-# One image of each family, and whether behaviour.md §4 lets it be public.
+# One image of each family, and whether the never-public rule lets it be public.
 EVERY_FAMILY = {
     "8-default": ("AlmaLinux-8-Azure-8.10-20240603.0.x86_64.raw", True),
     "8-arm64": ("AlmaLinux-8-Azure-8.10-20240603.0.aarch64.raw", True),

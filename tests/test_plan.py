@@ -1,4 +1,5 @@
-"""The plan: every operation in order, the gallery choice and the public refusal (behaviour.md §2-§4, §6)."""
+"""The plan: every operation in order, the gallery choice and the public refusal (the families, the upload
+index, never-public families kept in the CI gallery, and a dry run that writes nothing)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The job summary of behaviour.md §7, for success, dry run and failure."""
+"""The job summary (the old job summary's shape, plus regions, durations and the failure), for success,
+dry run and failure."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""behaviour.md §4: settings, their defaults, and the errors for bad values."""
+"""Settings: their defaults (the galleries, group, account and regions the existing images use), and
+the errors for bad values."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from gallery_publisher.errors import SettingsError
 from gallery_publisher.settings import TargetRegion, load_settings
 
 
-def test_defaults_follow_behaviour_md() -> None:
+def test_defaults_are_the_existing_galleries_group_account_and_regions() -> None:
     s = load_settings({})
     assert (s.ci_gallery, s.public_gallery, s.resource_group, s.storage_account) == (
         "almalinux_ci",

@@ -1,6 +1,10 @@
 """The emulated ARM state and the rules Azure applies when resources are created and deleted.
 
-Every method runs under one lock and takes `now` (monotonic seconds) so state advances by time.
+The store takes no lock itself: whoever calls it while requests may be served holds `lock` around
+the calls. The HTTP handler does, around the purge and the route of each ARM request and around
+its state dump; the seed is applied before the server serves; tests hold it to read the store.
+The PUT and DELETE methods and `purge` take `now` (monotonic seconds), so state advances by time;
+lookups read what the last purge left; the seed's `add_*` create resources already provisioned.
 Names are case-insensitive as in ARM: dictionaries are keyed by lower-cased names.
 """
 
