@@ -20,14 +20,14 @@ from gallery_publisher.gallery import GalleryClient
 from gallery_publisher.gallery_records import (
     DefinitionInfo,
     DefinitionTarget,
-    VersionRef,
     VersionSpec,
     publish_tags,
 )
 from gallery_publisher.image_names import SourceKind, parse_image_name
+from gallery_publisher.messages import VersionJob
 from gallery_publisher.pinned_http import GuardedClient
 from gallery_publisher.plan import ExistingState, PublishPlan, PublishRequest, make_plan
-from gallery_publisher.settings import Settings, TargetRegion
+from gallery_publisher.settings import Settings
 from gallery_publisher.source import open_source
 from gallery_publisher.source_policy import SourceGuard
 from gallery_publisher.staging import StageOptions, StageResult, stage_source
@@ -158,23 +158,19 @@ def stage_result_json(result: StageResult) -> dict[str, Any]:
     return asdict(result)
 
 
-def version_spec(job: dict[str, Any]) -> VersionSpec:
-    """The gallery version a `gallery_version` orchestration creates, from its plain-JSON job."""
+def version_spec(job: VersionJob) -> VersionSpec:
+    """The gallery version a `gallery_version` orchestration creates, from its job."""
     return VersionSpec(
-        gallery=job["gallery"],
-        definition=job["definition"],
-        version=job["version"],
-        location=job["location"],
-        source_uri=job["source_uri"],
-        storage_account_id=job["storage_account_id"],
-        target_regions=tuple(TargetRegion(r["name"], r["replicas"]) for r in job["target_regions"]),
-        storage_account_type=job["storage_account_type"],
-        end_of_life_date=job["end_of_life_date"],
-        exclude_from_latest=job["exclude_from_latest"],
-        replication_mode=job["replication_mode"],
-        tags=publish_tags(job["source_uri"], job["source_md5"], __version__),
+        gallery=job.gallery,
+        definition=job.definition,
+        version=job.version,
+        location=job.location,
+        source_uri=job.source_uri,
+        storage_account_id=job.storage_account_id,
+        target_regions=job.target_regions,
+        storage_account_type=job.storage_account_type,
+        end_of_life_date=job.end_of_life_date,
+        exclude_from_latest=job.exclude_from_latest,
+        replication_mode=job.replication_mode,
+        tags=publish_tags(job.source_uri, job.source_md5, __version__),
     )
-
-
-def version_ref(job: dict[str, Any]) -> VersionRef:
-    return VersionRef(job["gallery"], job["definition"], job["version"])

@@ -24,6 +24,7 @@ from gallery_publisher import storage, telemetry, vhd
 from gallery_publisher.blob_lease import staging_lease
 from gallery_publisher.checksum import PublishedChecksum
 from gallery_publisher.errors import PublishError
+from gallery_publisher.messages import BLOB_NAME_TAKEN
 from gallery_publisher.source import RawSource
 from gallery_publisher.urls import redact_text, redact_url
 
@@ -45,7 +46,7 @@ class StagingError(PublishError):
 class BlobNameTakenError(StagingError):
     """The planned blob name holds (or is receiving) another source's VHD: plan again."""
 
-    code = "BlobNameTaken"
+    code = BLOB_NAME_TAKEN  # the orchestrator plans again on this code
 
 
 class StagingDeadlineError(StagingError):

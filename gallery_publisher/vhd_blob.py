@@ -12,6 +12,7 @@ from azure.storage.blob import BlobClient, BlobLeaseClient
 
 from gallery_publisher import storage, vhd
 from gallery_publisher.errors import PublishError
+from gallery_publisher.messages import VHD_BLOB_UNFINISHED
 from gallery_publisher.urls import redact_url
 
 
@@ -22,7 +23,7 @@ class VhdBlobError(PublishError):
 class VhdBlobUnfinishedError(VhdBlobError):
     """The blob looks like an upload still under way: no footer yet, or a staging not finished."""
 
-    code = "VhdBlobUnfinished"
+    code = VHD_BLOB_UNFINISHED  # a blob-started job waits on this code
 
 
 @dataclass(frozen=True)
