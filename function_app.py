@@ -31,6 +31,7 @@ from gallery_publisher.job_request import (
 )
 from gallery_publisher.job_status import shape_job_status
 from gallery_publisher.log_policy import keep_secrets_out_of_logs
+from gallery_publisher.messages import PublishJob
 from gallery_publisher.source_stash import needs_stash, secret_free_body, stash_source_url
 from gallery_publisher.storage import SOURCE_URL, staging_progress
 from gallery_publisher.urls import blob_location, redact_text, redact_url
@@ -109,7 +110,7 @@ async def start_publish(req: func.HttpRequest, client: df.DurableOrchestrationCl
     instance_id = await _run_id(client, job_instance_id(request, settings))
     if needs_stash(request):  # the signature stays out of Durable state: see source_stash
         stash_source_url(app_services().blobs, instance_id, request.image_url)
-    job = {"request": secret_free_body(body, request), "wait_for_upload": False}
+    job = PublishJob(secret_free_body(body, request), wait_for_upload=False).to_json()
     try:
         started = await _start(client, instance_id, job)
     except StartFailed as error:
@@ -244,7 +245,7 @@ async def start_from_blob(event: func.EventGridEvent, client: df.DurableOrchestr
     # waits for the upload to finish (a valid footer) instead of failing on a half-written VHD.
     # A StartFailed propagates: the invocation fails and Event Grid delivers the event again.
     instance_id = await _run_id(client, job_instance_id(request, settings))
-    started = await _start(client, instance_id, {"request": body, "wait_for_upload": True})
+    started = await _start(client, instance_id, PublishJob(body, wait_for_upload=True).to_json())
     log.info("%s for %s", f"started job {started}" if started else "a job is already running", shown)
 
 

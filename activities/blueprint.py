@@ -1,16 +1,15 @@
-"""The app's activities: plain JSON in, a call into the core, plain JSON out.
+"""The app's activities: a message in (gallery_publisher.messages), a call into the core, an Answer out.
 
-Each returns a result record for every failure the core can explain ({"ok": false, "error_code",
-"error_message"}); only the unexplained (a crash, a connection that outlived its retries) raises,
-so the orchestrator's retry policy handles exactly the transient.
+Each answers for every failure the core can explain (status "error", `error_code`, `error_message`);
+only the unexplained (a crash, a connection that outlived its retries) raises, so the orchestrator's
+retry policy handles exactly the transient. Parameters stay `JsonObject`, which the worker accepts on a
+bound parameter; each activity reads its message with `from_json` first.
 """
 
 from __future__ import annotations
 
 import logging
-import typing
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping
 
 import azure.durable_functions as df
 from azure.core.exceptions import AzureError
@@ -22,144 +21,150 @@ from gallery_publisher.gallery import GalleryRetryableError
 from gallery_publisher.gallery_records import PollOutcome, StartOutcome, VersionStatus
 from gallery_publisher.input_guard import check_stage_input, check_version_input
 from gallery_publisher.job_request import parse_job_request
+from gallery_publisher.messages import (
+    Answer,
+    ForgetInput,
+    JsonObject,
+    PlanInput,
+    ReportInput,
+    StageInput,
+    VersionJob,
+    VhdInput,
+)
 from gallery_publisher.notified import already_notified, record_notified
 from gallery_publisher.notify import post_to_mattermost
-from gallery_publisher.report import JobResult, render_markdown
+from gallery_publisher.report import JobResult, RegionState, render_markdown
 from gallery_publisher.source_stash import discard_source_url, stashed_source_url
 from orchestrators import names
 
 bp = df.Blueprint()
-# The Python worker refuses a PEP 585 generic (`dict[str, Any]`) on a bound parameter ("invalid non-type
-# annotation") and then loads no function at all; a `typing` generic passes its check.
-JsonObject = typing.Dict[str, Any]  # noqa: UP006
 log = telemetry.job_logger("gallery_publisher.activities")
 
 
-def _explained(step: Callable[[], dict[str, Any]], job: dict[str, Any]) -> dict[str, Any]:
+def _explained(step: Callable[[], Answer], dimensions: Mapping[str, str] | None) -> JsonObject:
     """Run the step; lines it logs carry the job's dimensions (which the orchestrator passes in)."""
     try:
-        with telemetry.job_context(job.get("telemetry")):
-            return {"ok": True, **step()}
+        with telemetry.job_context(dimensions):
+            answer = step()
     except GalleryRetryableError as error:
         # Throttled: the orchestrator waits as long as Azure asked, on a durable timer.
-        return {"ok": False, "status": "retry", "retry_after": error.retry_after, "error_message": str(error)}
+        answer = Answer("retry", retry_after=error.retry_after, error_message=str(error))
     except PublishError as error:
-        return {
-            "ok": False,
-            "status": "error",
-            "error_code": error_code_of(error),
-            "error_message": str(error),
-        }
+        answer = Answer.failed(error_code_of(error), str(error))
+    return answer.to_json()
 
 
 @bp.activity_trigger(input_name="job", activity=names.PLAN_JOB)
 def plan_job(job: JsonObject) -> JsonObject:
-    def plan() -> dict[str, Any]:
-        request = parse_job_request(job["request"], app_settings())
-        taken = tuple(job.get("taken_blobs", ()))
-        return {"plan": publishing.prepare_job(request, app_services(), taken).to_json()}
+    given = PlanInput.from_json(job)
 
-    return _explained(plan, job)
+    def plan() -> Answer:
+        request = parse_job_request(given.request, app_settings())
+        prepared = publishing.prepare_job(request, app_services(), given.taken_blobs)
+        return Answer("done", plan=prepared.to_json())
+
+    return _explained(plan, given.telemetry)
 
 
 @bp.activity_trigger(input_name="job", activity=names.STAGE_RAW)
 def stage_raw(job: JsonObject) -> JsonObject:
-    def stage() -> dict[str, Any]:
+    given = StageInput.from_json(job)
+
+    def stage() -> Answer:
         services = app_services()
-        source_url = stashed_source_url(services.blobs, job["instance_id"], job["request"]["image_url"])
-        check_stage_input(job["plan"], source_url, services.settings)
-        result = publishing.stage_raw(job["plan"], source_url, services)
+        source_url = stashed_source_url(services.blobs, given.instance_id, given.image_url)
+        check_stage_input(given.plan, source_url, services.settings)
+        result = publishing.stage_raw(given.plan, source_url, services)
         telemetry.emit(
             log, telemetry.Event.STAGED, f"staged {result.blob_url}: {result.size} bytes, MD5 {result.md5}",
             bytes=result.size, seconds=round(result.seconds, 3), reused=result.reused,
         )  # fmt: skip
-        return {"staged": publishing.stage_result_json(result)}
+        return Answer("done", staged=publishing.stage_result_json(result))
 
-    return _explained(stage, job)
+    return _explained(stage, given.telemetry)
 
 
 @bp.activity_trigger(input_name="job", activity=names.FORGET_SOURCE_URL)
 def forget_source_url(job: JsonObject) -> JsonObject:
     """Staging is over: the signed source URL stashed for the job goes (see source_stash)."""
-    discard_source_url(app_services().blobs, job["instance_id"])
-    return {"ok": True}
+    discard_source_url(app_services().blobs, ForgetInput.from_json(job).instance_id)
+    return Answer("done").to_json()
 
 
 @bp.activity_trigger(input_name="job", activity=names.VALIDATE_VHD)
 def validate_vhd(job: JsonObject) -> JsonObject:
-    def validate() -> dict[str, Any]:
-        checked = publishing.validate_vhd(job["plan"], app_services())
-        staged = {"blob_url": checked.blob_url, "md5": checked.content_md5 or "", "size": checked.size,
-                  "etag": checked.etag}  # fmt: skip
-        # Hold at the ETag the orchestrator saw stay put ("*": the one just validated).
-        hold = job.get("hold_etag")
-        if hold:
-            etag = checked.etag if hold == "*" else hold
-            staged["snapshot"] = publishing.hold_vhd(job["plan"], etag, app_services())
-        return {"staged": staged}
+    given = VhdInput.from_json(job)
 
-    answer = _explained(validate, job)
-    # A VHD still being uploaded (no footer yet) is worth waiting for when a blob event started the job.
-    answer["incomplete"] = answer.get("error_code") == "VhdBlobUnfinished"
-    return answer
+    def validate() -> Answer:
+        checked = publishing.validate_vhd(given.plan, app_services())
+        staged: JsonObject = {"blob_url": checked.blob_url, "md5": checked.content_md5 or "",
+                              "size": checked.size, "etag": checked.etag}  # fmt: skip
+        # Hold at the ETag the orchestrator saw stay put ("*": the one just validated).
+        if given.hold_etag:
+            etag = checked.etag if given.hold_etag == "*" else given.hold_etag
+            staged["snapshot"] = publishing.hold_vhd(given.plan, etag, app_services())
+        return Answer("done", staged=staged)
+
+    return _explained(validate, given.telemetry)
 
 
 @bp.activity_trigger(input_name="job", activity=names.RELEASE_VHD)
 def release_vhd(job: JsonObject) -> JsonObject:
     """Let the VHD input be written again: the versions made from it are done (or failed)."""
+    given = VhdInput.from_json(job)
 
-    def release() -> dict[str, Any]:
-        publishing.release_vhd(job["plan"], app_services())
-        return {}
+    def release() -> Answer:
+        publishing.release_vhd(given.plan, app_services())
+        return Answer("done")
 
-    return _explained(release, job)
+    return _explained(release, given.telemetry)
 
 
-def _regions(status: VersionStatus) -> list[dict[str, Any]]:
-    return [{"region": r.region, "state": r.state, "progress": r.progress} for r in status.regions]
+def _regions(status: VersionStatus) -> tuple[RegionState, ...]:
+    return tuple(RegionState(r.region, r.state, r.progress) for r in status.regions)
 
 
 @bp.activity_trigger(input_name="job", activity=names.START_GALLERY_VERSION)
 def start_gallery_version(job: JsonObject) -> JsonObject:
-    def start() -> dict[str, Any]:
-        check_version_input(job, app_settings())
-        # Replacing a Failed version is safe: start_version refuses one made from another source.
-        started = app_services().gallery.start_version(publishing.version_spec(job), replace_failed=True)
-        if started.outcome in (StartOutcome.STARTED, StartOutcome.ADOPTED):
-            return {"status": "started", "operation_url": started.operation_url, "message": started.message}
-        if started.outcome is StartOutcome.DONE:
-            return {"status": "done", "provisioning_state": "Succeeded", "message": started.message}
-        # DELETING (a failed version on its way out) or RETRY (throttled): start again after a wait.
-        return {"status": "retry", "retry_after": started.retry_after, "message": started.message}
+    given = VersionJob.from_json(job)
 
-    return _explained(start, job)
+    def start() -> Answer:
+        check_version_input(given, app_settings())
+        # Replacing a Failed version is safe: start_version refuses one made from another source.
+        started = app_services().gallery.start_version(publishing.version_spec(given), replace_failed=True)
+        if started.outcome in (StartOutcome.STARTED, StartOutcome.ADOPTED):
+            return Answer("started", operation_url=started.operation_url, message=started.message)
+        if started.outcome is StartOutcome.DONE:
+            return Answer("done", provisioning_state="Succeeded", message=started.message)
+        # DELETING (a failed version on its way out) or RETRY (throttled): start again after a wait.
+        return Answer("retry", retry_after=started.retry_after, message=started.message)
+
+    return _explained(start, given.telemetry)
 
 
 @bp.activity_trigger(input_name="job", activity=names.POLL_GALLERY_VERSION)
 def poll_gallery_version(job: JsonObject) -> JsonObject:
-    def poll() -> dict[str, Any]:
-        status = app_services().gallery.poll_version(publishing.version_ref(job), job.get("operation_url"))
-        answer: dict[str, Any] = {
-            "provisioning_state": status.provisioning_state or "",
-            "regions": _regions(status),
-        }
-        if status.outcome is PollOutcome.RETRY:
-            return {"status": "retry", "retry_after": status.retry_after}
-        if status.outcome is PollOutcome.IN_PROGRESS:
-            return answer | {"status": "progress"}
-        if status.outcome is PollOutcome.MISSING:
-            return answer | {
-                "status": "error",
-                "error_code": "VersionMissing",
-                "error_message": status.error_message,
-            }
-        return answer | {
-            "status": "done",
-            "error_code": status.error_code or ("" if status.outcome is PollOutcome.SUCCEEDED else "Failed"),
-            "error_message": status.error_message or "",
-        }
+    given = VersionJob.from_json(job)
 
-    return _explained(poll, job)
+    def poll() -> Answer:
+        status = app_services().gallery.poll_version(given.ref, given.operation_url)
+        if status.outcome is PollOutcome.RETRY:
+            return Answer("retry", retry_after=status.retry_after)
+        state, regions = status.provisioning_state or "", _regions(status)
+        if status.outcome is PollOutcome.IN_PROGRESS:
+            return Answer("progress", provisioning_state=state, regions=regions)
+        if status.outcome is PollOutcome.MISSING:
+            return Answer("error", "VersionMissing", status.error_message or "", provisioning_state=state,
+                          regions=regions)  # fmt: skip
+        return Answer(
+            "done",
+            error_code=status.error_code or ("" if status.outcome is PollOutcome.SUCCEEDED else "Failed"),
+            error_message=status.error_message or "",
+            provisioning_state=state,
+            regions=regions,
+        )
+
+    return _explained(poll, given.telemetry)
 
 
 # Durable runs an activity at least once: a report run twice must not post twice (gallery_publisher.notified).
@@ -182,17 +187,17 @@ def _record_notified(key: str) -> None:
 @bp.activity_trigger(input_name="report", activity=names.REPORT_JOB)
 def report_job(report: JsonObject) -> JsonObject:
     """Render the summary; post it to Mattermost when asked. A failed notification never fails the job."""
-    with telemetry.job_context(report.get("telemetry")):
-        return _report(report)
+    given = ReportInput.from_json(report)
+    with telemetry.job_context(given.telemetry):
+        return _report(given).to_json()
 
 
-def _report(report: dict[str, Any]) -> dict[str, Any]:
-    result = JobResult.from_json(report["result"])
-    summary = render_markdown(result)
+def _report(report: ReportInput) -> Answer:
+    summary = render_markdown(JobResult.from_json(report.result))
     settings = app_settings()
     notified, notify_error = False, ""
-    key = report.get("notification_key", "")
-    if report.get("notify"):
+    key = report.notification_key
+    if report.notify:
         if not settings.mattermost_webhook_url:
             notify_error = "notification asked for, but GALLERY_PUBLISHER_MATTERMOST_WEBHOOK_URL is not set"
         elif key and _already_notified(key):
@@ -214,4 +219,4 @@ def _report(report: dict[str, Any]) -> dict[str, Any]:
                 log, telemetry.Event.NOTIFICATION_FAILED, f"notification not sent: {notify_error}",
                 level=logging.WARNING, error_message=notify_error,
             )  # fmt: skip
-    return {"ok": True, "summary": summary, "notified": notified, "notify_error": notify_error}
+    return Answer("done", summary=summary, notified=notified, notify_error=notify_error)

@@ -23,10 +23,10 @@ from azure.storage.blob import ContentSettings
 
 from function_app import create_app
 from gallery_publisher import telemetry
+from gallery_publisher.messages import VersionJob
 from gallery_publisher.urls import blob_location, redact_url
 from local.stack import LocalStack, StackOptions, local_stack
 from orchestrators import names
-from orchestrators.publish_image import _version_job
 from tests.app_support import put_raw, run_job
 
 TIME_SCALE = 0.05  # 60 simulated seconds per region = 3 real seconds
@@ -95,7 +95,9 @@ def main() -> None:
                     name = f"9.6.20251215{index:02d}"
                     dimensions = telemetry.job_dimensions(orchestration, "bench.raw", "publish")
                     jobs = [
-                        _version_job(result["plan"], {**version, "version": name}, staged_copy, dimensions)
+                        VersionJob.from_plan(
+                            result["plan"], {**version, "version": name}, staged_copy, dimensions
+                        ).to_json()
                         for version in result["plan"]["versions"]
                     ]
                     began = time.monotonic()

@@ -11,6 +11,14 @@ from typing import ClassVar
 # explains (a bug, or a failure no rule was written for).
 UNEXPECTED_CODE = "Unexpected"
 
+# Codes the orchestrators act on or make themselves. They live here, at the bottom of the core, so that
+# the exceptions (in staging) and the orchestrators' messages (in jobs) name the same word.
+BLOB_NAME_TAKEN = "BlobNameTaken"  # staging found another source's VHD under the planned name: plan again
+VHD_BLOB_UNFINISHED = "VhdBlobUnfinished"  # a VHD still being uploaded: a blob-started job waits for it
+ACTIVITY_FAILED = "ActivityFailed"  # an activity raised what it could not explain, after its retries
+DEADLINE_EXCEEDED = "DeadlineExceeded"  # a gallery version not done by the version deadline
+UPLOAD_NOT_SETTLED = "UploadNotSettled"  # a VHD upload that kept changing until the deadline
+
 
 class PublishError(Exception):
     """Base of every refusal the tool explains to its user."""

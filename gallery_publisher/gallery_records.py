@@ -1,18 +1,15 @@
-"""The small JSON-able records the gallery client takes and returns (Durable activities pass them).
+"""The small records the gallery client takes and returns.
 
-Each record has to_json() -> dict and from_json(dict); outcomes are string enums, so the JSON
-holds plain strings.
+They stay inside an activity: what crosses to the orchestrators is a gallery_publisher.messages record.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-from datetime import date
+from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
 
 from gallery_publisher.families import DefinitionSpec
-from gallery_publisher.settings import Settings, TargetRegion
+from gallery_publisher.settings import TargetRegion
 from gallery_publisher.urls import redact_url
 
 TAG_VALUE_LIMIT = 256  # Azure's limit for a tag value
@@ -26,13 +23,6 @@ class VersionRef:
 
     def __str__(self) -> str:
         return f"{self.gallery}/{self.definition}/{self.version}"
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> VersionRef:
-        return cls(data["gallery"], data["definition"], data["version"])
 
 
 @dataclass(frozen=True)
@@ -55,43 +45,6 @@ class VersionSpec:
     @property
     def ref(self) -> VersionRef:
         return VersionRef(self.gallery, self.definition, self.version)
-
-    @classmethod
-    def from_settings(
-        cls,
-        settings: Settings,
-        ref: VersionRef,
-        location: str,
-        source_uri: str,
-        tags: dict[str, str],
-    ) -> VersionSpec:
-        end_of_life: date | None = settings.end_of_life_date
-        return cls(
-            gallery=ref.gallery,
-            definition=ref.definition,
-            version=ref.version,
-            location=location,
-            source_uri=source_uri,
-            storage_account_id=settings.storage_account_id,
-            target_regions=settings.target_regions,
-            storage_account_type=settings.storage_account_type,
-            end_of_life_date=end_of_life.isoformat() if end_of_life else None,
-            exclude_from_latest=settings.exclude_from_latest,
-            replication_mode=settings.replication_mode,
-            tags=tags,
-        )
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> VersionSpec:
-        fields = dict(data)
-        fields["target_regions"] = tuple(
-            TargetRegion(r["name"], r["replicas"]) for r in data["target_regions"]
-        )
-        fields["tags"] = dict(data.get("tags") or {})
-        return cls(**fields)
 
 
 def publish_tags(source_url: str, md5: str, tool_version: str) -> dict[str, str]:
@@ -118,19 +71,6 @@ class StartResult:
     operation_url: str | None = None
     retry_after: float | None = None
 
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> StartResult:
-        return cls(
-            VersionRef.from_json(data["ref"]),
-            StartOutcome(data["outcome"]),
-            data["message"],
-            data.get("operation_url"),
-            data.get("retry_after"),
-        )
-
 
 class PollOutcome(StrEnum):
     IN_PROGRESS = "in_progress"
@@ -147,9 +87,6 @@ class RegionStatus:
     progress: int
     details: str | None = None
 
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
-
 
 @dataclass(frozen=True)
 class VersionStatus:
@@ -162,39 +99,12 @@ class VersionStatus:
     error_message: str | None = None
     retry_after: float | None = None
 
-    @property
-    def finished(self) -> bool:
-        return self.outcome in (PollOutcome.SUCCEEDED, PollOutcome.FAILED, PollOutcome.MISSING)
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> VersionStatus:
-        return cls(
-            VersionRef.from_json(data["ref"]),
-            PollOutcome(data["outcome"]),
-            data.get("provisioning_state"),
-            data.get("aggregated_state"),
-            tuple(RegionStatus(**r) for r in data.get("regions") or ()),
-            data.get("error_code"),
-            data.get("error_message"),
-            data.get("retry_after"),
-        )
-
 
 @dataclass(frozen=True)
 class VersionSummary:
     name: str
     provisioning_state: str | None
     source_uri: str | None  # without query string
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> VersionSummary:
-        return cls(data["name"], data.get("provisioning_state"), data.get("source_uri"))
 
 
 @dataclass(frozen=True)
@@ -203,13 +113,6 @@ class DefinitionTarget:
 
     gallery: str
     definition: DefinitionSpec
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> DefinitionTarget:
-        return cls(data["gallery"], DefinitionSpec(**data["definition"]))
 
 
 @dataclass(frozen=True)
@@ -221,10 +124,3 @@ class DefinitionInfo:
     location: str
     hyper_v_generation: str
     architecture: str
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> DefinitionInfo:
-        return cls(**data)

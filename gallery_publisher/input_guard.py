@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 from gallery_publisher.errors import PublishError
 from gallery_publisher.families import Family, family_for
 from gallery_publisher.image_names import ImageName, SourceKind, parse_image_name
+from gallery_publisher.messages import VersionJob
 from gallery_publisher.settings import Settings
 from gallery_publisher.source_policy import check_source_url
 from gallery_publisher.urls import blob_location, decoded_segments, redact_url
@@ -81,10 +82,10 @@ def check_stage_input(plan: dict[str, Any], source_url: str, settings: Settings)
         )
 
 
-def check_version_input(job: dict[str, Any], settings: Settings) -> None:
+def check_version_input(job: VersionJob, settings: Settings) -> None:
     """Creating (or replacing) a gallery version: gallery, definition, version and source all agree
     with the rules for the source blob's name, and the blob is in the configured account."""
-    source_uri = str(job.get("source_uri", ""))
+    source_uri = job.source_uri
     try:
         location = blob_location(source_uri, settings.blob_endpoint)
     except PublishError as error:
@@ -94,18 +95,18 @@ def check_version_input(job: dict[str, Any], settings: Settings) -> None:
             f"the source {redact_url(source_uri)} is not a blob of the configured storage account "
             f"({settings.blob_endpoint})"
         )
-    if job.get("storage_account_id") != settings.storage_account_id:
-        raise _refuse(f"storage account {job.get('storage_account_id')!r} is not the configured one")
-    if job.get("resource_group") != settings.resource_group:
-        raise _refuse(f"resource group {job.get('resource_group')!r} is not {settings.resource_group}")
+    if job.storage_account_id != settings.storage_account_id:
+        raise _refuse(f"storage account {job.storage_account_id!r} is not the configured one")
+    if job.resource_group != settings.resource_group:
+        raise _refuse(f"resource group {job.resource_group!r} is not {settings.resource_group}")
     image, family = _parsed(location[1].rsplit("/", 1)[-1], SourceKind.VHD)
-    check_gallery(str(job.get("gallery")), family, settings)
+    check_gallery(job.gallery, family, settings)
     definitions = [definition.name for definition in family.definitions]
-    if job.get("definition") not in definitions:
+    if job.definition not in definitions:
         raise _refuse(
             f"{image.file_name} (family {family.key}) goes to {' and '.join(definitions)}, "
-            f"not {job.get('definition')!r}"
+            f"not {job.definition!r}"
         )
     version = family.version(image, int(image.index))
-    if job.get("version") != version:
-        raise _refuse(f"{image.file_name} is version {version}, not {job.get('version')!r}")
+    if job.version != version:
+        raise _refuse(f"{image.file_name} is version {version}, not {job.version!r}")

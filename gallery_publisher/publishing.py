@@ -20,14 +20,14 @@ from gallery_publisher.gallery import GalleryClient
 from gallery_publisher.gallery_records import (
     DefinitionInfo,
     DefinitionTarget,
-    VersionRef,
     VersionSpec,
     publish_tags,
 )
 from gallery_publisher.image_names import SourceKind, parse_image_name
+from gallery_publisher.messages import VersionJob
 from gallery_publisher.pinned_http import GuardedClient
 from gallery_publisher.plan import ExistingState, PublishPlan, PublishRequest, make_plan
-from gallery_publisher.settings import Settings, TargetRegion
+from gallery_publisher.settings import Settings
 from gallery_publisher.source import open_source
 from gallery_publisher.source_policy import SourceGuard
 from gallery_publisher.staging import StageOptions, StageResult, stage_source
@@ -44,20 +44,19 @@ class Services:
     gallery: GalleryClient
 
 
-def definition_targets(request: PublishRequest, settings: Settings) -> list[DefinitionTarget]:
-    plan = make_plan(request, settings)
-    family = family_for(plan.image)
-    return [DefinitionTarget(plan.gallery, definition) for definition in family.definitions]
+def definition_targets(plan: PublishPlan) -> list[DefinitionTarget]:
+    """The image definitions the plan publishes into, with the properties its family requires."""
+    return [DefinitionTarget(plan.gallery, definition) for definition in family_for(plan.image).definitions]
 
 
 def read_existing_state(
-    request: PublishRequest, services: Services, taken_blobs: tuple[str, ...] = ()
+    request: PublishRequest, offline: PublishPlan, services: Services, taken_blobs: tuple[str, ...] = ()
 ) -> ExistingState:
-    """Blobs and versions already there for this release, date and type (the upload-index rule).
+    """Blobs and versions already there for this release, date and type (the upload-index rule), where
+    the offline plan (made without them) publishes.
 
     `taken_blobs` are blobs staging refused for this source (a RAW re-uploaded at the same URL has a
     new ETag, so the blob of the old upload is not its own): they count as used, never as reusable."""
-    offline = make_plan(request, services.settings)
     family = family_for(offline.image)
     versions = tuple(
         summary.name
@@ -96,10 +95,13 @@ class PreparedJob:
 def prepare_job(
     request: PublishRequest, services: Services, taken_blobs: tuple[str, ...] = ()
 ) -> PreparedJob:
-    """Check the target definitions (before anything is written), read what exists, plan."""
-    definitions = services.gallery.preflight(definition_targets(request, services.settings))
+    """Plan offline (every rule checked before anything is read), check the target definitions (before
+    anything is written), read what exists, plan with it. The offline plan names the gallery, the
+    definitions and the blobs to read; the upload index and the regions need what exists."""
+    offline = make_plan(request, services.settings)
+    definitions = services.gallery.preflight(definition_targets(offline))
     homes = tuple(info.location for info in definitions)
-    existing = replace(read_existing_state(request, services, taken_blobs), home_regions=homes)
+    existing = replace(read_existing_state(request, offline, services, taken_blobs), home_regions=homes)
     return PreparedJob(make_plan(request, services.settings, existing), definitions, existing)
 
 
@@ -158,23 +160,19 @@ def stage_result_json(result: StageResult) -> dict[str, Any]:
     return asdict(result)
 
 
-def version_spec(job: dict[str, Any]) -> VersionSpec:
-    """The gallery version a `gallery_version` orchestration creates, from its plain-JSON job."""
+def version_spec(job: VersionJob) -> VersionSpec:
+    """The gallery version a `gallery_version` orchestration creates, from its job."""
     return VersionSpec(
-        gallery=job["gallery"],
-        definition=job["definition"],
-        version=job["version"],
-        location=job["location"],
-        source_uri=job["source_uri"],
-        storage_account_id=job["storage_account_id"],
-        target_regions=tuple(TargetRegion(r["name"], r["replicas"]) for r in job["target_regions"]),
-        storage_account_type=job["storage_account_type"],
-        end_of_life_date=job["end_of_life_date"],
-        exclude_from_latest=job["exclude_from_latest"],
-        replication_mode=job["replication_mode"],
-        tags=publish_tags(job["source_uri"], job["source_md5"], __version__),
+        gallery=job.gallery,
+        definition=job.definition,
+        version=job.version,
+        location=job.location,
+        source_uri=job.source_uri,
+        storage_account_id=job.storage_account_id,
+        target_regions=job.target_regions,
+        storage_account_type=job.storage_account_type,
+        end_of_life_date=job.end_of_life_date,
+        exclude_from_latest=job.exclude_from_latest,
+        replication_mode=job.replication_mode,
+        tags=publish_tags(job.source_uri, job.source_md5, __version__),
     )
-
-
-def version_ref(job: dict[str, Any]) -> VersionRef:
-    return VersionRef(job["gallery"], job["definition"], job["version"])

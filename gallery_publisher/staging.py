@@ -24,7 +24,7 @@ from azure.storage.blob import BlobClient, BlobLeaseClient, ContentSettings
 from gallery_publisher import storage, telemetry, vhd
 from gallery_publisher.blob_lease import staging_lease
 from gallery_publisher.checksum import PublishedChecksum
-from gallery_publisher.errors import PublishError
+from gallery_publisher.errors import BLOB_NAME_TAKEN, PublishError
 from gallery_publisher.http_retry import is_retryable_status
 from gallery_publisher.source import RawSource
 from gallery_publisher.units import GIB
@@ -49,7 +49,7 @@ class StagingError(PublishError):
 class BlobNameTakenError(StagingError):
     """The planned blob name holds (or is receiving) another source's VHD: plan again."""
 
-    code: ClassVar[str] = "BlobNameTaken"
+    code: ClassVar[str] = BLOB_NAME_TAKEN  # the orchestrator plans again on this code
 
 
 class StagingDeadlineError(StagingError):

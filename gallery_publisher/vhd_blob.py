@@ -12,7 +12,7 @@ from azure.core.exceptions import ClientAuthenticationError, HttpResponseError
 from azure.storage.blob import BlobClient, BlobLeaseClient
 
 from gallery_publisher import storage, vhd
-from gallery_publisher.errors import PublishError
+from gallery_publisher.errors import VHD_BLOB_UNFINISHED, PublishError
 from gallery_publisher.urls import redact_url
 
 
@@ -25,7 +25,7 @@ class VhdBlobError(PublishError):
 class VhdBlobUnfinishedError(VhdBlobError):
     """The blob looks like an upload still under way: no footer yet, or a staging not finished."""
 
-    code: ClassVar[str] = "VhdBlobUnfinished"
+    code: ClassVar[str] = VHD_BLOB_UNFINISHED  # a blob-started job waits on this code
 
 
 @dataclass(frozen=True)

@@ -1,17 +1,24 @@
-"""Calling activities so that even an unexplained failure comes back as a result record.
+"""Calling activities so that even an unexplained failure comes back as an Answer.
 
-Activities return records for everything they can explain. What they cannot (a crash, a network
-error that outlived every retry) reaches the orchestrator as an exception whose text is
-"Reason \\n Details", Details being a traceback: keep the reason, drop the traceback.
+Activities answer for everything they can explain. What they cannot (a crash, a network error that
+outlived every retry) reaches the orchestrator as an exception whose text is "Reason \\n Details",
+Details being a traceback: keep the reason, drop the traceback.
 """
 
 from __future__ import annotations
 
 from collections.abc import Generator
 from datetime import timedelta
-from typing import Any
+from typing import Any, Protocol
 
 import azure.durable_functions as df
+
+from gallery_publisher.errors import ACTIVITY_FAILED
+from gallery_publisher.messages import Answer, JsonObject
+
+
+class Message(Protocol):
+    def to_json(self) -> JsonObject: ...
 
 
 def reason_of(error: Exception) -> str:
@@ -19,33 +26,28 @@ def reason_of(error: Exception) -> str:
 
 
 def call_activity(
-    context: df.DurableOrchestrationContext, name: str, retry: df.RetryOptions, payload: dict[str, Any]
-) -> Generator[Any, Any, dict[str, Any]]:
+    context: df.DurableOrchestrationContext, name: str, retry: df.RetryOptions, payload: Message
+) -> Generator[Any, Any, Answer]:
     try:
-        answer: dict[str, Any] = yield context.call_activity_with_retry(name, retry, payload)
+        answer: JsonObject = yield context.call_activity_with_retry(name, retry, payload.to_json())
     except Exception as error:
-        return {
-            "ok": False,
-            "status": "error",
-            "error_code": "ActivityFailed",
-            "error_message": reason_of(error),
-        }
-    return answer
+        return Answer.failed(ACTIVITY_FAILED, reason_of(error))
+    return Answer.from_json(answer)
 
 
 def call_activity_throttled(
     context: df.DurableOrchestrationContext,
     name: str,
     retry: df.RetryOptions,
-    payload: dict[str, Any],
+    payload: Message,
     most_waits: int = 20,
-) -> Generator[Any, Any, dict[str, Any]]:
-    """Like call_activity, but an answer of {"status": "retry", "retry_after"} (Azure throttled us)
-    is waited out on a durable timer and the call made again, at most `most_waits` times."""
+) -> Generator[Any, Any, Answer]:
+    """Like call_activity, but an answer of status "retry" (Azure throttled us) is waited out on a
+    durable timer (`retry_after`, else 30 s) and the call made again, at most `most_waits` times."""
     for _ in range(most_waits):
         answer = yield from call_activity(context, name, retry, payload)
-        if answer.get("status") != "retry":
+        if answer.status != "retry":
             return answer
-        wake = context.current_utc_datetime + timedelta(seconds=answer.get("retry_after") or 30)
+        wake = context.current_utc_datetime + timedelta(seconds=answer.retry_after or 30)
         yield context.create_timer(wake)
     return answer

@@ -11,7 +11,7 @@ from azure.mgmt.compute import models as m
 
 from gallery_publisher.arm_client import compute_client
 from gallery_publisher.gallery import GalleryClient
-from gallery_publisher.gallery_records import VersionRef, VersionStatus
+from gallery_publisher.gallery_records import PollOutcome, VersionRef, VersionStatus
 from gallery_publisher.settings import Settings
 from local.gallery_emulator import EmulatorConfig
 
@@ -69,7 +69,7 @@ def poll_until_finished(
     """Poll as the orchestrator would (with short sleeps standing in for timers) until it ends."""
     statuses = [gallery.poll_version(ref, operation_url)]
     deadline = time.monotonic() + 20
-    while not statuses[-1].finished:
+    while statuses[-1].outcome in (PollOutcome.IN_PROGRESS, PollOutcome.RETRY):
         if time.monotonic() > deadline:
             raise AssertionError(f"{ref} did not finish: {statuses[-1]}")
         time.sleep(0.05)

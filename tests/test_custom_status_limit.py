@@ -19,9 +19,12 @@ import azure.functions as func
 import pytest
 
 from gallery_publisher.custom_status import LIMIT_BYTES, bounded_status, utf16_json_size
+from gallery_publisher.gallery_records import DefinitionInfo
 from gallery_publisher.job_request import parse_job_request
-from gallery_publisher.plan import make_plan
-from gallery_publisher.report import JobResult, render_markdown
+from gallery_publisher.messages import Answer, PlanInput, ReportInput, StageInput, VersionJob
+from gallery_publisher.plan import ExistingState, make_plan
+from gallery_publisher.publishing import PreparedJob
+from gallery_publisher.report import JobResult, RegionState, render_markdown
 from gallery_publisher.settings import load_settings
 from local.durable_runner import DurableRunner, RuntimeStatus, VirtualClock
 from orchestrators import gallery_version, names, publish_image
@@ -46,32 +49,36 @@ def failing_app() -> df.DFApp:
 
     @stubs.activity_trigger(input_name="job", activity=names.PLAN_JOB)
     def plan_job(job: typing.Dict[str, Any]) -> typing.Dict[str, Any]:  # noqa: UP006 (the worker refuses dict[...])
-        request = parse_job_request(job["request"], settings)
-        return {"ok": True, "plan": make_plan(request, settings).to_json()}
+        request = parse_job_request(PlanInput.from_json(job).request, settings)
+        plan = make_plan(request, settings)
+        # As plan_job answers: with the target definitions as the gallery's preflight found them.
+        found = tuple(DefinitionInfo(v.gallery, v.definition, "eastus", v.hyper_v_generation, v.architecture)
+                      for v in plan.versions)  # fmt: skip
+        return Answer("done", plan=PreparedJob(plan, found, ExistingState()).to_json()).to_json()
 
     @stubs.activity_trigger(input_name="job", activity=names.STAGE_RAW)
     def stage_raw(job: typing.Dict[str, Any]) -> typing.Dict[str, Any]:  # noqa: UP006 (the worker refuses dict[...])
-        staged = {"blob_url": job["plan"]["blob_url"], "md5": "0" * 32, "size": 1024 * 1024 + 512,
+        staged = {"blob_url": StageInput.from_json(job).plan["blob_url"], "md5": "0" * 32, "size": 1024 * 1024 + 512,
                   "uploaded_bytes": 0, "skipped_bytes": 0, "seconds": 1.0, "reused": False,
                   "source_sha256": "1" * 64, "source_verified": True, "source_check": ""}  # fmt: skip
-        return {"ok": True, "staged": staged}
+        return Answer("done", staged=staged).to_json()
 
     @stubs.activity_trigger(input_name="job", activity=names.START_GALLERY_VERSION)
     def start_gallery_version(job: typing.Dict[str, Any]) -> typing.Dict[str, Any]:  # noqa: UP006 (the worker refuses dict[...])
-        return {"ok": True, "status": "started", "operation_url": "https://management.azure.com/op/1"}
+        return Answer("started", operation_url="https://management.azure.com/op/1").to_json()
 
     @stubs.activity_trigger(input_name="job", activity=names.POLL_GALLERY_VERSION)
     def poll_gallery_version(job: typing.Dict[str, Any]) -> typing.Dict[str, Any]:  # noqa: UP006 (the worker refuses dict[...])
-        version = f"{job['gallery']}/{job['definition']}/{job['version']}"
-        regions = [{"region": r, "state": "Failed", "progress": 37} for r in REGIONS]
+        version = VersionJob.from_json(job).path
+        regions = tuple(RegionState(r, "Failed", 37) for r in REGIONS)
         errors = " ".join(azure_error(version, region) for region in REGIONS)
-        return {"ok": True, "status": "done", "provisioning_state": "Failed", "regions": regions,
-                "error_code": "GalleryReplicationFailed", "error_message": errors}  # fmt: skip
+        return Answer("done", provisioning_state="Failed", regions=regions,
+                      error_code="GalleryReplicationFailed", error_message=errors).to_json()  # fmt: skip
 
     @stubs.activity_trigger(input_name="report", activity=names.REPORT_JOB)
     def report_job(report: typing.Dict[str, Any]) -> typing.Dict[str, Any]:  # noqa: UP006
-        summary = render_markdown(JobResult.from_json(report["result"]))
-        return {"ok": True, "summary": summary, "notified": False, "notify_error": ""}
+        summary = render_markdown(JobResult.from_json(ReportInput.from_json(report).result))
+        return Answer("done", summary=summary).to_json()
 
     app = df.DFApp(http_auth_level=func.AuthLevel.FUNCTION)
     for blueprint in (publish_image.bp, gallery_version.bp, stubs):

@@ -6,8 +6,6 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
-from dataclasses import replace
-from datetime import date
 from typing import Any
 
 import pytest
@@ -16,6 +14,7 @@ from azure.core.pipeline.policies import SansIOHTTPPolicy
 from azure.mgmt.compute import ComputeManagementClient
 from azure.storage.blob import BlobServiceClient
 
+from gallery_publisher import __version__
 from gallery_publisher.arm_client import (
     LOCAL_SUBSCRIPTION_ID,
     RETRY_OPTIONS,
@@ -30,14 +29,13 @@ from gallery_publisher.gallery_records import (
     DefinitionTarget,
     PollOutcome,
     StartOutcome,
-    StartResult,
     VersionRef,
     VersionSpec,
-    VersionStatus,
     publish_tags,
 )
+from gallery_publisher.messages import VersionJob
 from gallery_publisher.plan import PublishRequest
-from gallery_publisher.publishing import Services, prepare_job
+from gallery_publisher.publishing import Services, prepare_job, version_spec
 from gallery_publisher.settings import Settings, TargetRegion
 from local.gallery_emulator import Emulator, running_emulator
 from tests.gallery_support import ACCOUNT_ID, CI, FAST, RG, SOURCE, local_settings, poll_until_finished
@@ -59,17 +57,8 @@ def gallery(emulator: Emulator) -> GalleryClient:
 def spec(
     definition: str = "almalinux-9-gen2", version: str = "9.6.2025052201", source: str = SOURCE
 ) -> VersionSpec:
-    settings = replace(Settings(), target_regions=REGIONS, storage_account_id=ACCOUNT_ID)
-    ref = VersionRef(CI, definition, version)
-    return VersionSpec.from_settings(settings, ref, "eastus", source, publish_tags(source, "abc123", "0.1.0"))
-
-
-def roundtrip_start(result: StartResult) -> StartResult:
-    return StartResult.from_json(json.loads(json.dumps(result.to_json())))
-
-
-def roundtrip_status(status: VersionStatus) -> VersionStatus:
-    return VersionStatus.from_json(json.loads(json.dumps(status.to_json())))
+    return VersionSpec(CI, definition, version, "eastus", source, ACCOUNT_ID, REGIONS,
+                       tags=publish_tags(source, "abc123", "0.1.0"))  # fmt: skip
 
 
 def test_preflight_accepts_every_family_definition(gallery: GalleryClient) -> None:
@@ -112,11 +101,11 @@ def test_preflight_names_missing_and_mismatched_definitions() -> None:
 
 def test_start_returns_at_once_and_polling_reaches_succeeded_with_progress(gallery: GalleryClient) -> None:
     began = time.monotonic()
-    started = roundtrip_start(gallery.start_version(spec()))
+    started = gallery.start_version(spec())
     assert time.monotonic() - began < 1.0  # never waits for the operation
     assert started.outcome == StartOutcome.STARTED
     assert started.operation_url is not None and "capsOperations" in started.operation_url
-    statuses = [roundtrip_status(s) for s in poll_until_finished(gallery, started.ref, started.operation_url)]
+    statuses = poll_until_finished(gallery, started.ref, started.operation_url)
     assert statuses[0].provisioning_state == "Creating"
     final = statuses[-1]
     assert final.outcome == PollOutcome.SUCCEEDED and final.aggregated_state == "Completed"
@@ -214,25 +203,21 @@ def test_poll_of_a_version_that_does_not_exist_says_missing(gallery: GalleryClie
     assert gallery.poll_version(VersionRef(CI, "almalinux-9-gen2", "1.2.3")).outcome == PollOutcome.MISSING
 
 
-def test_spec_carries_every_publishing_setting(emulator: Emulator, gallery: GalleryClient) -> None:
-    settings = replace(
-        Settings(),
-        target_regions=REGIONS,
-        storage_account_type="Standard_ZRS",
-        end_of_life_date=date(2030, 6, 30),
-        exclude_from_latest=True,
-        storage_account_id=ACCOUNT_ID,
-    )
+def test_a_version_job_carries_every_publishing_setting_to_azure(
+    emulator: Emulator, gallery: GalleryClient
+) -> None:
+    """What the orchestrator sends (through Durable's JSON) is what the version is created with."""
     source = SOURCE + "?sig=SECRET"
-    version_spec = VersionSpec.from_settings(
-        settings,
-        VersionRef(CI, "almalinux-9-gen2", "9.6.2025052209"),
-        "eastus",
-        source,
-        publish_tags(source, "m", "1"),
-    )
-    assert VersionSpec.from_json(json.loads(json.dumps(version_spec.to_json()))) == version_spec
-    gallery.start_version(version_spec)
+    job = VersionJob(
+        gallery=CI, definition="almalinux-9-gen2", version="9.6.2025052209", hyper_v_generation="V2",
+        architecture="x64", location="eastus", resource_group=RG, source_uri=source, source_md5="m",
+        storage_account_id=ACCOUNT_ID, target_regions=REGIONS, storage_account_type="Standard_ZRS",
+        replication_mode="Full", exclude_from_latest=True, end_of_life_date="2030-06-30", deadline_minutes=60,
+        poll_seconds=5,
+    )  # fmt: skip
+    carried = VersionJob.from_json(json.loads(json.dumps(job.to_json())))
+    assert carried == job
+    gallery.start_version(version_spec(carried))
     version: Any = gallery.compute.gallery_image_versions.get(RG, CI, "almalinux-9-gen2", "9.6.2025052209")
     profile = version.properties.publishing_profile
     assert [(t.name, t.regional_replica_count, t.storage_account_type) for t in profile.target_regions] == [
@@ -244,7 +229,7 @@ def test_spec_carries_every_publishing_setting(emulator: Emulator, gallery: Gall
     # A VHD source is its uri and its account, never a source.id (Azure refuses either way otherwise).
     sent = version.properties.storage_profile.os_disk_image.source
     assert (sent.uri, sent.storage_account_id, sent.id) == (source, ACCOUNT_ID, None)
-    assert version.tags == {"source": SOURCE, "md5": "m", "gallery-publisher": "1"}
+    assert version.tags == {"source": SOURCE, "md5": "m", "gallery-publisher": __version__}
 
 
 def test_client_factory_refuses_non_loopback_in_local_mode_and_needs_a_subscription_in_azure() -> None:
