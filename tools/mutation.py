@@ -5,7 +5,9 @@ operator, a constant, a return value, a `not`), module-level constants included:
 the family table and the limits are where a silent change does the most harm. A regular expression
 gets two more: a digit class loosened (`\\d` → `\\w`: a near-miss name like `9.x` would pass) and a
 flag dropped (`re.ASCII` → 0: `\\d` would match `٩`); the text of an f-string passed to `re.compile`
-is mutated like any other constant (other f-strings are message text). A mutant is *killed*
+is mutated like any other constant (other f-strings are message text). The character set of a
+`.strip(".")` call is emptied rather than wrapped in "XX" (an extra X changes nothing on lower-case
+text). A mutant is *killed*
 when a test that runs its line fails (or errors, or hangs past the time limit); it *survives* when they
 all pass. The score of a module is killed / all, per module: `--fail-under` applies to each.
 
@@ -70,6 +72,7 @@ FAST_TESTS = (
     "tests/test_source_policy_helpers.py",
     "tests/test_limits.py",
     "tests/test_image_names_edges.py",
+    "tests/test_families_rules.py",
     "tests/test_vhd_rules.py",
     "tests/test_plan_rules.py",
     "tests/test_job_request_rules.py",
@@ -188,8 +191,30 @@ def _constant_variant(value: object) -> tuple[Any, str] | None:
 REGEX_FLAGS = frozenset({"ASCII", "IGNORECASE", "MULTILINE", "DOTALL", "VERBOSE"})
 
 
-def _variants(node: ast.AST) -> list[tuple[str, Any]]:
+STRIP_METHODS = frozenset({"strip", "lstrip", "rstrip"})
+
+
+def _strip_sets(tree: ast.Module) -> set[int]:
+    """Ids of the string constants that are the character set of a `.strip("/")`-like call."""
+    return {
+        id(node.args[0])
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr in STRIP_METHODS
+        and node.args
+        and isinstance(node.args[0], ast.Constant)
+        and isinstance(node.args[0].value, str)
+    }
+
+
+def _variants(node: ast.AST, strip_sets: set[int]) -> list[tuple[str, Any]]:
     """Every mutant of this node: (description, the new node)."""
+    if id(node) in strip_sets:
+        # A set of characters: wrapping it in "XX" only adds an upper-case X that the (mostly
+        # lower-case) text never has, an equivalent mutant. Stripping nothing is the real change.
+        value = node.value  # type: ignore[attr-defined]
+        return [(f"strip set {value!r} → ''", ast.Constant(value=""))] if value else []
     found = _variant(node)
     variants = [found] if found is not None else []
     if isinstance(node, ast.Constant) and isinstance(node.value, str) and "\\d" in node.value:
@@ -251,11 +276,12 @@ def find_mutants(module: str, source: str) -> list[Mutant]:
     tree = ast.parse(source)
     skipped = _skipped_nodes(tree)
     equivalent = _equivalent_lines(source)
+    strip_sets = _strip_sets(tree)
     mutants = []
     for index, node in enumerate(ast.walk(tree)):
         if id(node) in skipped or getattr(node, "lineno", None) in equivalent:
             continue
-        for variant, (description, _) in enumerate(_variants(node)):
+        for variant, (description, _) in enumerate(_variants(node, strip_sets)):
             last = getattr(node, "end_lineno", None) or node.lineno  # type: ignore[attr-defined]
             mutants.append(Mutant(module, index, variant, node.lineno, last, description))  # type: ignore[attr-defined]
     return mutants
@@ -275,7 +301,7 @@ class _Replace(ast.NodeTransformer):
 def mutated_code(mutant: Mutant, source: str, filename: str) -> Any:
     tree = ast.parse(source)
     node = list(ast.walk(tree))[mutant.node_index]
-    variants = _variants(node)
+    variants = _variants(node, _strip_sets(tree))
     assert mutant.variant < len(variants), "the mutant no longer matches its source"
     new_tree = _Replace(node, copy.deepcopy(variants[mutant.variant][1])).visit(tree)
     return compile(ast.fix_missing_locations(new_tree), filename, "exec")
@@ -387,9 +413,9 @@ def tests_for(mutant: Mutant, lines: dict[int, set[str]]) -> list[str]:
     for line in range(mutant.first_line, mutant.last_line + 1):
         tests.update(lines.get(line, set()))
     if "" in tests:
-        # Run at import (a module-level constant): any test of the pool may depend on it.
-        tests = {test for contexts in lines.values() for test in contexts}
-    tests.discard("")
+        # Run at import (a module-level constant, the family table): any test of the pool may read
+        # it, even one that runs no line of the module (iterating FAMILIES runs none), so all run.
+        return _existing(FAST_TESTS)
     return sorted(tests)
 
 
