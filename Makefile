@@ -60,7 +60,7 @@ bench: setup
 
 # How many small deliberate bugs in the pure core the fast tests catch, per module (tools/mutation.py).
 mutation: $(VENV)/.installed
-	$(BIN)/python -m tools.mutation $(MUTATION_ARGS)
+	$(BIN)/python -m tools.mutation --fail-under 90 $(MUTATION_ARGS)
 
 clean:
 	rm -rf $(VENV) node_modules .local-stack

@@ -58,8 +58,8 @@ class Family:
 
     def blob_prefix(self, image: ImageName) -> str:
         """What every blob name of this release, date and type starts with (for listing)."""
-        marker = "\x00"
-        return self.blob_template.format(**self._fields(image, marker)).split(marker, 1)[0]
+        marker = "\x00"  # equivalent mutant: any text that no name contains marks the index's place
+        return self.blob_template.format(**self._fields(image, marker)).partition(marker)[0]
 
     def blob_name(self, image: ImageName, index: int) -> str:
         return self.blob_template.format(**self._fields(image, self.format_index(index)))
@@ -75,9 +75,10 @@ class Family:
         return version
 
     def _index_pattern(self, template: str, image: ImageName) -> re.Pattern[str]:
-        marker = "\x00INDEX\x00"
+        marker = "\x00INDEX\x00"  # equivalent mutant: any text that no name contains marks the index's place
         literal = re.escape(template.format(**self._fields(image, marker)))
-        return re.compile(literal.replace(re.escape(marker), rf"(\d{{{self.index_digits}}})"))
+        # [0-9], not \d: a digit of another script is no index of ours (int() would read it).
+        return re.compile(literal.replace(re.escape(marker), f"([0-9]{{{self.index_digits}}})"))
 
     def used_indices(
         self, image: ImageName, blob_names: Iterable[str], version_names: Iterable[str]
@@ -146,7 +147,7 @@ FAMILIES: tuple[Family, ...] = (
 
 
 def release_line(image: ImageName) -> str:
-    return "kitten-10" if image.kitten or image.release == "10" else image.major
+    return "kitten-10" if image.kitten else image.major
 
 
 def family_for(image: ImageName) -> Family:

@@ -99,8 +99,8 @@ _ARM_ARCHES = {"aarch64", "arm64"}
 
 def file_name_of(image: str) -> str:
     """The last path segment of a name, local path or URL, without query string or fragment."""
-    path = urlsplit(image).path if "://" in image else image.split("?", 1)[0]
-    return unquote(path.rstrip("/").rsplit("/", 1)[-1])
+    path = urlsplit(image).path if "://" in image else image.partition("?")[0]
+    return unquote(path.rstrip("/").rpartition("/")[2])
 
 
 def _refuse(name: str, why: str = "") -> ImageNameError:
@@ -115,7 +115,7 @@ def parse_image_name(image: str) -> ImageName:
     """Parse a file name, path or URL; refuse anything that is not an AlmaLinux Azure image."""
     if not image or not image.strip():
         raise _refuse("", "empty name")
-    if ".." in image.split("?", 1)[0].replace("\\", "/").split("/"):
+    if ".." in image.partition("?")[0].replace("\\", "/").split("/"):
         raise _refuse(file_name_of(image), "a path with '..' is not allowed")
     name = file_name_of(image)
     if len(name) > MAX_NAME_LENGTH:

@@ -28,10 +28,9 @@ from gallery_publisher.urls import UnsafeUrlPathError, decoded_segments
 
 MAX_URL_LENGTH = 4096
 # What job_instance_id makes: gallery and file name (letters, digits, . _ -) and a 12-digit hash,
-# and run_instance_id's `-runN` for the second and later runs.
-_INSTANCE_ID = re.compile(
-    r"publish-[A-Za-z0-9._-]{1,340}-[0-9a-f]{12}(-run([2-9]|[1-9][0-9]{1,5}))?", re.ASCII
-)
+# and run_instance_id's `-runN` for the second and later runs. Every class is spelled out in ASCII,
+# so no re.ASCII is needed (it changes only \d, \w, \s, \b and case-blind matching).
+_INSTANCE_ID = re.compile(r"publish-[A-Za-z0-9._-]{1,340}-[0-9a-f]{12}(-run([2-9]|[1-9][0-9]{1,5}))?")
 FIELDS: dict[str, type | tuple[type, ...]] = {
     "image_url": str,
     "url_type": str,

@@ -6,7 +6,7 @@ built without I/O from what the caller read (existing blob and version names).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import date
 from typing import Any
 
@@ -74,11 +74,12 @@ class PublishPlan:
     replication_mode: str
     exclude_from_latest: bool
     end_of_life_date: date | None
-    version_deadline_minutes: int = 180
-    poll_seconds: int = 60
-    upload_settle_seconds: int = 120
-    dry_run: bool = True
-    notes: tuple[str, ...] = field(default=())
+    # No defaults: every value comes from the request or the settings (make_plan), never a third copy.
+    version_deadline_minutes: int
+    poll_seconds: int
+    upload_settle_seconds: int
+    dry_run: bool
+    notes: tuple[str, ...]
 
     def operations(self) -> list[str]:
         """Every operation a real run performs, in order, with every name and parameter."""
@@ -260,7 +261,7 @@ def _target_regions(
 
 def _check_storage_account(storage_account_id: str, url: str) -> None:
     """Azure creates a version from a VHD only when storageAccountId names the account holding it."""
-    named = storage_account_id.rstrip("/").rsplit("/", 1)[-1].lower()
+    named = storage_account_id.rstrip("/").rpartition("/")[2].lower()
     holder = blob_account_name(url)
     if holder is not None and holder != named:
         raise PublishError(

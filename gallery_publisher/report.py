@@ -142,7 +142,7 @@ def _error_text(result: JobResult) -> str:
 
 def _unplanned_summary(result: JobResult) -> str:
     """When planning itself failed there is no plan to describe: say what failed."""
-    image = redact_url(result.plan.get("request", {}).get("image_url", "")).rsplit("/", 1)[-1]
+    image = redact_url(result.plan.get("request", {}).get("image_url", "")).rpartition("/")[2]
     return (
         f"**{code_span(image) or '(no image)'}**:\n- Released to Gallery: ❌\n"
         f"- Failed at step **{inert(result.failed_step)}**: {code_span(_error_text(result))}".rstrip()

@@ -56,12 +56,8 @@ class PinnedTarget:
 
 
 def _is_loopback_name(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+    literal = _ip_literal(host)
+    return host == "localhost" or (literal is not None and literal.is_loopback)
 
 
 def _ip_literal(host: str) -> IPAddress | None:
@@ -106,7 +102,7 @@ def check_source_url(url: str, settings: Settings) -> None:
     if "://" not in url:
         return
     shown = redact_url(url)
-    scheme = url.split("://", 1)[0].lower()
+    scheme = url.partition("://")[0].lower()
     if scheme not in ("http", "https"):
         raise SourceNotAllowedError(f"source URL {shown} must use https (got {scheme or 'no scheme'})")
     _, host, _ = _host_of(url)
@@ -132,8 +128,9 @@ def check_source_url(url: str, settings: Settings) -> None:
             "not a number); "
             "use the host name of the bucket or storage account"
         )
+    # From here on a host name has no final dot: the plain-DNS-name rule above refuses one.
     patterns = [pattern for pattern in allowed_hosts(settings) if pattern]
-    if literal is None and not any(fnmatch.fnmatchcase(host.rstrip("."), p) for p in patterns):
+    if literal is None and not any(fnmatch.fnmatchcase(host, p) for p in patterns):
         raise SourceNotAllowedError(
             f"source host {host!r} is not allowed; allowed: {', '.join(patterns)} "
             "(set GALLERY_PUBLISHER_ALLOWED_SOURCE_HOSTS to add one)"
@@ -195,14 +192,14 @@ class SourceGuard:
         else:
             # A resolver's OSError (no such name, DNS down) propagates: the caller retries it.
             try:
-                addresses = self.resolver(host.rstrip("."), port)
+                addresses = self.resolver(host, port)
             except UnicodeError:
                 raise SourceNotAllowedError(f"source host {host!r} is not a valid DNS name") from None
         if not addresses:
             raise SourceNotAllowedError(f"source host {host!r} resolves to no address")
         checked: list[IPAddress] = []
         for text in addresses:
-            address = ipaddress.ip_address(text.split("%", 1)[0])
+            address = ipaddress.ip_address(text.partition("%")[0])  # without an IPv6 zone
             problem = address_problem(address, self.settings.local_mode)
             # One bad address is enough to refuse: a name that also points inward is not a bucket.
             if problem:
@@ -210,4 +207,4 @@ class SourceGuard:
                     f"source host {host!r} resolves to {address}, {problem}: refusing to connect"
                 )
             checked.append(address)
-        return PinnedTarget(scheme, host.rstrip("."), port, str(checked[0]))
+        return PinnedTarget(scheme, host, port, str(checked[0]))

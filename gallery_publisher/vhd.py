@@ -57,7 +57,7 @@ def build_footer(
     disk_size: int, *, timestamp: int | None = None, unique_id: uuid.UUID | None = None
 ) -> bytes:
     """The footer of a fixed VHD whose disk (data before the footer) is `disk_size` bytes."""
-    if disk_size <= 0 or disk_size % 512:
+    if disk_size < 512 or disk_size % 512:
         raise ValueError(f"a VHD disk size must be a positive multiple of 512 bytes, not {disk_size}")
     if timestamp is None:
         timestamp = int((datetime.now(UTC) - VHD_EPOCH).total_seconds())
@@ -78,10 +78,10 @@ def build_footer(
         heads,
         sectors,
         FIXED_DISK,
-        0,
+        0,  # equivalent mutant: the checksum's place, left out of the sum and overwritten below
         unique_id.bytes,
-        0,
-        bytes(427),
+        0,  # saved state: none
+        b"",  # reserved: struct pads it with zero bytes
     )
     checksum = _checksum(unsigned)
     return unsigned[:_CHECKSUM_OFFSET] + struct.pack(">I", checksum) + unsigned[_CHECKSUM_OFFSET + 4 :]
@@ -122,9 +122,11 @@ def check_fixed_vhd(blob_size: int, footer: bytes) -> VhdFooter:
     """Check a whole VHD's size against its footer as Azure does: N MiB of disk + 512 bytes."""
     parsed = parse_footer(footer)
     disk_size = blob_size - FOOTER_SIZE
-    if disk_size <= 0 or disk_size % MIB:
+    # At least one MiB: a footer alone (or less) holds no disk to make an image of.
+    if disk_size < MIB or disk_size % MIB:
         raise VhdFooterError(
-            f"the VHD is {blob_size} bytes; Azure needs a whole number of MiB plus the 512-byte footer "
+            f"the VHD is {blob_size} bytes; Azure needs a whole number of MiB of disk (at least one) plus "
+            "the 512-byte footer "
             f"(the nearest valid size is {padded_disk_size(max(disk_size, 1)) + FOOTER_SIZE})"
         )
     if parsed.disk_size != disk_size:

@@ -2,9 +2,21 @@
 
 Each mutant changes one thing in one module (a comparison, a boolean operator, an arithmetic
 operator, a constant, a return value, a `not`), module-level constants included: the name patterns,
-the family table and the limits are where a silent change does the most harm. A mutant is *killed*
+the family table and the limits are where a silent change does the most harm. A regular expression
+gets two more: a digit class loosened (`\\d` → `\\w`: a near-miss name like `9.x` would pass) and a
+flag dropped (`re.ASCII` → 0: `\\d` would match `٩`); the text of an f-string passed to `re.compile`
+is mutated like any other constant (other f-strings are message text). The character set of a
+`.strip(".")` call is emptied rather than wrapped in "XX" (an extra X changes nothing on lower-case
+text). A mutant is *killed*
 when a test that runs its line fails (or errors, or hangs past the time limit); it *survives* when they
-all pass. The score of a module is killed / all.
+all pass. The score of a module is killed / all, per module: `--fail-under` applies to each.
+
+Left alone, because no test can tell the difference or another tool already holds the rule:
+docstrings, annotations, imports, the arguments of log calls, and decorators
+(`@dataclass(frozen=True)`, `@classmethod`: writing to a frozen field is a mypy --strict error, so
+the type checker, not a test, holds that rule). A line that ends with `# equivalent mutant: <why>`
+is left alone too, for a change no test could ever see (a placeholder overwritten before use); the
+reason is required, so each such mark is reviewed like the code.
 
 Only the tests that run a mutated line are run for it (one coverage run records which test runs
 which line), each mutant in a forked child that imports the mutated module instead of the file on
@@ -59,8 +71,17 @@ FAST_TESTS = (
     "tests/test_never_public.py",
     "tests/test_source_policy_helpers.py",
     "tests/test_limits.py",
+    "tests/test_image_names_edges.py",
+    "tests/test_families_rules.py",
+    "tests/test_vhd_rules.py",
+    "tests/test_plan_rules.py",
+    "tests/test_job_request_rules.py",
+    "tests/test_source_policy_rules.py",
+    "tests/test_report_rules.py",
 )
 SECONDS_PER_MUTANT = 60
+# Marks a line where every mutant is equivalent; the reason follows the colon.
+EQUIVALENT_MARK = "# equivalent mutant:"
 # Calls whose arguments are only log text: a mutant there changes nothing a user relies on.
 LOG_METHODS = frozenset({"debug", "info", "warning", "error", "exception"})
 
@@ -94,20 +115,43 @@ SWAPPED_OPERATORS: dict[type[ast.AST], type[Any]] = {
 class Mutant:
     module: str
     node_index: int  # position of the mutated node in ast.walk order
+    variant: int  # which of the node's mutants (_variants)
     first_line: int
     last_line: int
     description: str
 
 
+def _is_regex_compile(node: ast.AST) -> bool:
+    """`re.compile(...)`: its pattern is behaviour, even when written as an f-string."""
+    return (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "compile"
+        and isinstance(node.func.value, ast.Name)
+        and node.func.value.id == "re"
+    )
+
+
 def _skipped_nodes(tree: ast.Module) -> set[int]:
-    """Ids of nodes no mutant touches: docstrings, annotations, f-string text and log arguments."""
+    """Ids of nodes no mutant touches: docstrings, annotations, decorators, message f-strings, log
+    arguments."""
     skipped: set[int] = set()
+    patterns = {
+        id(child)
+        for node in ast.walk(tree)
+        if _is_regex_compile(node)
+        for argument in node.args[:1]  # type: ignore[attr-defined]
+        for child in ast.walk(argument)
+    }
 
     def skip(node: ast.AST | None) -> None:
         if node is not None:
             skipped.update(id(child) for child in ast.walk(node))
 
     for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            for decorator in node.decorator_list:
+                skip(decorator)
         body = getattr(node, "body", None)
         first = body[0] if isinstance(body, list) and body else None
         is_docstring = isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant)
@@ -117,7 +161,7 @@ def _skipped_nodes(tree: ast.Module) -> set[int]:
             skip(node.annotation)
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
             skip(node.returns)
-        if isinstance(node, ast.JoinedStr):
+        if isinstance(node, ast.JoinedStr) and id(node) not in patterns:
             skip(node)
         if isinstance(node, ast.ImportFrom | ast.Import):
             skip(node)
@@ -144,8 +188,50 @@ def _constant_variant(value: object) -> tuple[Any, str] | None:
     return None
 
 
+REGEX_FLAGS = frozenset({"ASCII", "IGNORECASE", "MULTILINE", "DOTALL", "VERBOSE"})
+
+
+STRIP_METHODS = frozenset({"strip", "lstrip", "rstrip"})
+
+
+def _strip_sets(tree: ast.Module) -> set[int]:
+    """Ids of the string constants that are the character set of a `.strip("/")`-like call."""
+    return {
+        id(node.args[0])
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr in STRIP_METHODS
+        and node.args
+        and isinstance(node.args[0], ast.Constant)
+        and isinstance(node.args[0].value, str)
+    }
+
+
+def _variants(node: ast.AST, strip_sets: set[int]) -> list[tuple[str, Any]]:
+    """Every mutant of this node: (description, the new node)."""
+    if id(node) in strip_sets:
+        # A set of characters: wrapping it in "XX" only adds an upper-case X that the (mostly
+        # lower-case) text never has, an equivalent mutant. Stripping nothing is the real change.
+        value = node.value  # type: ignore[attr-defined]
+        return [(f"strip set {value!r} → ''", ast.Constant(value=""))] if value else []
+    found = _variant(node)
+    variants = [found] if found is not None else []
+    if isinstance(node, ast.Constant) and isinstance(node.value, str) and "\\d" in node.value:
+        # A regular expression's digit class loosened: would a near-miss name (`9.x`) pass?
+        variants.append(("\\d → \\w", ast.Constant(value=node.value.replace("\\d", "\\w"))))
+    if (
+        isinstance(node, ast.Attribute)
+        and isinstance(node.value, ast.Name)
+        and node.value.id == "re"
+        and node.attr in REGEX_FLAGS
+    ):
+        variants.append((f"re.{node.attr} → 0", ast.Constant(value=0)))
+    return variants
+
+
 def _variant(node: ast.AST) -> tuple[str, Any] | None:
-    """What one mutant does to this node: (description, the new node), or None for no mutant."""
+    """The plain mutant of this node: (description, the new node), or None for no mutant."""
     if isinstance(node, ast.Compare) and len(node.ops) == 1 and type(node.ops[0]) in SWAPPED_OPERATORS:
         new_op = SWAPPED_OPERATORS[type(node.ops[0])]()
         return f"{type(node.ops[0]).__name__} → {type(new_op).__name__}", ast.Compare(
@@ -173,17 +259,31 @@ def _variant(node: ast.AST) -> tuple[str, Any] | None:
     return None
 
 
+def _equivalent_lines(source: str) -> set[int]:
+    """Lines marked `# equivalent mutant: <why>`: no change there can alter behaviour (the reason
+    is required, so the mark is reviewed like code)."""
+    marked = set()
+    for number, line in enumerate(source.splitlines(), 1):
+        _, mark, why = line.partition(EQUIVALENT_MARK)
+        if mark:
+            if not why.strip():
+                raise SystemExit(f"line {number}: {EQUIVALENT_MARK} needs the reason after it")
+            marked.add(number)
+    return marked
+
+
 def find_mutants(module: str, source: str) -> list[Mutant]:
     tree = ast.parse(source)
     skipped = _skipped_nodes(tree)
+    equivalent = _equivalent_lines(source)
+    strip_sets = _strip_sets(tree)
     mutants = []
     for index, node in enumerate(ast.walk(tree)):
-        if id(node) in skipped:
+        if id(node) in skipped or getattr(node, "lineno", None) in equivalent:
             continue
-        found = _variant(node)
-        if found is not None:
+        for variant, (description, _) in enumerate(_variants(node, strip_sets)):
             last = getattr(node, "end_lineno", None) or node.lineno  # type: ignore[attr-defined]
-            mutants.append(Mutant(module, index, node.lineno, last, found[0]))  # type: ignore[attr-defined]
+            mutants.append(Mutant(module, index, variant, node.lineno, last, description))  # type: ignore[attr-defined]
     return mutants
 
 
@@ -201,9 +301,9 @@ class _Replace(ast.NodeTransformer):
 def mutated_code(mutant: Mutant, source: str, filename: str) -> Any:
     tree = ast.parse(source)
     node = list(ast.walk(tree))[mutant.node_index]
-    found = _variant(node)
-    assert found is not None, "the mutant no longer matches its source"
-    new_tree = _Replace(node, copy.deepcopy(found[1])).visit(tree)
+    variants = _variants(node, _strip_sets(tree))
+    assert mutant.variant < len(variants), "the mutant no longer matches its source"
+    new_tree = _Replace(node, copy.deepcopy(variants[mutant.variant][1])).visit(tree)
     return compile(ast.fix_missing_locations(new_tree), filename, "exec")
 
 
@@ -313,9 +413,9 @@ def tests_for(mutant: Mutant, lines: dict[int, set[str]]) -> list[str]:
     for line in range(mutant.first_line, mutant.last_line + 1):
         tests.update(lines.get(line, set()))
     if "" in tests:
-        # Run at import (a module-level constant): any test of the pool may depend on it.
-        tests = {test for contexts in lines.values() for test in contexts}
-    tests.discard("")
+        # Run at import (a module-level constant, the family table): any test of the pool may read
+        # it, even one that runs no line of the module (iterating FAMILIES runs none), so all run.
+        return _existing(FAST_TESTS)
     return sorted(tests)
 
 
