@@ -162,6 +162,9 @@ def address_problem(address: IPAddress, local_mode: bool) -> str | None:
         (effective.is_link_local, "a link-local address (cloud metadata lives there)"),
         (effective.is_multicast, "a multicast address"),
         (effective.is_private, "a private address"),
+        # fec0::/10 was deprecated (RFC 3879) but routers inside a site may still route it, and Python
+        # counts it as global: refused as the private range it was.
+        (isinstance(effective, ipaddress.IPv6Address) and effective.is_site_local, "a site-local address"),
         (effective.is_reserved, "a reserved address"),
         (not effective.is_global, "not a public address"),
     )

@@ -100,6 +100,7 @@ def test_ip_literals_and_odd_hosts_are_refused_before_any_lookup(url: str) -> No
         ("240.0.0.1", "private"),  # reserved, which Python also counts as private
         ("100.64.0.1", "not a public address"),  # carrier-grade NAT
         ("192.0.2.1", "private"),  # documentation
+        ("fec0::1", "site-local"),  # deprecated site-local, which Python counts as global
     ],
 )
 def test_internal_addresses_are_refused(address: str, reason: str) -> None:
