@@ -49,7 +49,8 @@ def test_every_spelling_of_url_type_is_read(url_type: str, image: str, kind: Sou
 
 def test_url_type_vhd_on_a_raw_name_is_refused_saying_it_is_inferred() -> None:
     assert _refusal({"image_url": RAW, "url_type": "vhd"}) == (
-        f"url_type is vhd but {NAME} is a .raw file name; leave url_type out: it is inferred"
+        f"url_type is vhd but {NAME} is a .raw file name; "
+        "set url_type to raw or leave it out: it is inferred from the name"
     )
 
 

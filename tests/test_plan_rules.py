@@ -171,7 +171,7 @@ def test_url_type_vhd_on_a_raw_name_is_refused_naming_the_fix() -> None:
         make_plan(PublishRequest(RAW_9, url_type=SourceKind.VHD), SETTINGS)
     assert str(refused.value) == (
         "url_type is vhd but AlmaLinux-9-Azure-9.6-20250522.0.x86_64.raw is a .raw file name; "
-        "set url_type to raw or leave it out to infer it from the name"
+        "set url_type to raw or leave it out: it is inferred from the name"
     )
 
 
