@@ -26,6 +26,7 @@ from gallery_publisher.notified import already_notified, record_notified
 from gallery_publisher.notify import post_to_mattermost
 from gallery_publisher.report import JobResult, render_markdown
 from gallery_publisher.source_stash import discard_source_url, stashed_source_url
+from gallery_publisher.vhd_blob import DynamicVhdError
 from orchestrators import names
 
 bp = df.Blueprint()
@@ -98,9 +99,21 @@ def validate_vhd(job: JsonObject) -> JsonObject:
             staged["snapshot"] = publishing.hold_vhd(job["plan"], etag, app_services())
         return {"staged": staged}
 
-    answer = _explained(validate, job)
+    dynamic_etag = ""
+
+    def validate_noting_dynamic() -> dict[str, Any]:
+        nonlocal dynamic_etag
+        try:
+            return validate()
+        except DynamicVhdError as error:
+            dynamic_etag = error.etag
+            raise
+
+    answer = _explained(validate_noting_dynamic, job)
     # A VHD still being uploaded (no footer yet) is worth waiting for when a blob event started the job.
     answer["incomplete"] = answer.get("error_code") == "VhdBlobUnfinished"
+    if dynamic_etag:  # the blob's state found dynamic: the job copies it once it stays so
+        answer["etag"] = dynamic_etag
     return answer
 
 

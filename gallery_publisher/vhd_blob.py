@@ -25,6 +25,16 @@ class VhdBlobUnfinishedError(VhdBlobError):
     code = "VhdBlobUnfinished"
 
 
+class DynamicVhdError(VhdBlobError):
+    """The blob is a whole dynamic VHD: Azure refuses it, but a fixed copy of it can be staged."""
+
+    code = "DynamicVhd"
+
+    def __init__(self, message: str, etag: str) -> None:
+        super().__init__(message)
+        self.etag = etag  # the state found dynamic: a job waits for it to stay put before copying
+
+
 @dataclass(frozen=True)
 class VhdBlob:
     blob_url: str
@@ -57,6 +67,13 @@ def validate_vhd_blob(blob: BlobClient) -> VhdBlob:
         raise VhdBlobError(
             f"cannot read {url}: {error.reason or type(error).__name__}; check access to the account"
         ) from None
+    if vhd.is_dynamic_footer(footer):
+        raise DynamicVhdError(
+            f"{url} is a dynamic VHD, which Azure cannot make an image from; publish it with url_type "
+            "raw (a fixed copy is staged under the next upload index), or convert it with "
+            "`qemu-img convert -O vpc -o subformat=fixed,force_size`",
+            state.etag,
+        )
     try:
         parsed = vhd.check_fixed_vhd(state.size, footer)
     except vhd.VhdFooterError as error:

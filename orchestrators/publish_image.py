@@ -77,6 +77,9 @@ def _seconds(context: df.DurableOrchestrationContext, since: datetime) -> float:
     return round((now - since).total_seconds(), 1)
 
 
+DYNAMIC_VHD = "DynamicVhd"  # vhd_blob.DynamicVhdError's code
+
+
 def _validate(
     context: df.DurableOrchestrationContext,
     plan: dict[str, Any],
@@ -90,18 +93,25 @@ def _validate(
     footer before middle pages). Other VHD jobs hold the blob as they validate it."""
     deadline = context.current_utc_datetime + timedelta(minutes=plan["version_deadline_minutes"])
     hold = None if wait_for_upload else "*"
+    dynamic_etag = None  # a dynamic VHD (its footer found at the end) at this state of the blob
     while True:
         payload = {"plan": plan, "hold_etag": hold, "telemetry": dimensions}
         answer = yield from call_activity(context, names.VALIDATE_VHD, ACTIVITY_RETRY, payload)
         now = context.current_utc_datetime
-        if (answer["ok"] and hold) or not (answer["ok"] or (wait_for_upload and answer.get("incomplete"))):
+        dynamic = wait_for_upload and answer.get("error_code") == DYNAMIC_VHD
+        if dynamic and answer["etag"] == dynamic_etag:
+            return answer  # a whole dynamic VHD that stayed put: the caller stages a fixed copy
+        if not dynamic and (
+            (answer["ok"] and hold) or not (answer["ok"] or (wait_for_upload and answer.get("incomplete")))
+        ):
             return answer
         if now >= deadline:
             return answer if not answer["ok"] else {**answer, "ok": False, "error_code": "UploadNotSettled",
                 "error_message": f"{plan['blob_url']} kept changing until the deadline"}  # fmt: skip
-        # Valid: hold it at this ETag after the settle time, unless it changes meanwhile.
+        # Valid (or whole but dynamic): take it at this ETag after the settle time, unless it changes.
         hold = answer["staged"]["etag"] if answer["ok"] else None
-        wait = plan["upload_settle_seconds"] if answer["ok"] else plan["poll_seconds"]
+        dynamic_etag = answer["etag"] if dynamic else None
+        wait = plan["upload_settle_seconds"] if answer["ok"] or dynamic else plan["poll_seconds"]
         yield context.create_timer(now + timedelta(seconds=wait))
 
 
@@ -151,6 +161,11 @@ def _plan_and_stage(
             waits = job.get("wait_for_upload", False)
             answer = yield from _validate(context, plan, wait_for_upload=waits, dimensions=dimensions)
         _step_finished(context, job, plan, step, began, answer["ok"], durations)
+        if answer.get("error_code") == DYNAMIC_VHD and job.get("wait_for_upload"):
+            # A dynamic VHD uploaded as a page blob read as zeros when the blob starter looked: now
+            # that its upload has settled, stage a fixed copy of it, as the starter does when it sees one.
+            job = job | {"request": job["request"] | {"url_type": "raw"}}
+            continue
         if answer.get("error_code") != "BlobNameTaken":
             return plan, answer, step
         taken.append(plan["blob_name"])
