@@ -35,6 +35,7 @@ from gallery_publisher.notified import already_notified, record_notified
 from gallery_publisher.notify import post_to_mattermost
 from gallery_publisher.report import JobResult, RegionState, render_markdown
 from gallery_publisher.source_stash import discard_source_url, stashed_source_url
+from gallery_publisher.vhd_blob import DynamicVhdError
 from orchestrators import names
 
 bp = df.Blueprint()
@@ -95,8 +96,15 @@ def forget_source_url(job: JsonObject) -> JsonObject:
 def validate_vhd(job: JsonObject) -> JsonObject:
     given = VhdInput.from_json(job)
 
+    dynamic_etag = ""
+
     def validate() -> Answer:
-        checked = publishing.validate_vhd(given.plan, app_services())
+        nonlocal dynamic_etag
+        try:
+            checked = publishing.validate_vhd(given.plan, app_services())
+        except DynamicVhdError as error:
+            dynamic_etag = error.etag  # the state found dynamic: the job copies it once it stays so
+            raise
         staged: JsonObject = {"blob_url": checked.blob_url, "md5": checked.content_md5 or "",
                               "size": checked.size, "etag": checked.etag}  # fmt: skip
         # Hold at the ETag the orchestrator saw stay put ("*": the one just validated).
@@ -105,7 +113,8 @@ def validate_vhd(job: JsonObject) -> JsonObject:
             staged["snapshot"] = publishing.hold_vhd(given.plan, etag, app_services())
         return Answer("done", staged=staged)
 
-    return _explained(validate, given.telemetry)
+    answer = _explained(validate, given.telemetry)
+    return answer | {"etag": dynamic_etag} if dynamic_etag else answer
 
 
 @bp.activity_trigger(input_name="job", activity=names.RELEASE_VHD)

@@ -17,6 +17,7 @@ BLOB_NAME_TAKEN = "BlobNameTaken"  # staging found another source's VHD under th
 VHD_BLOB_UNFINISHED = "VhdBlobUnfinished"  # a VHD still being uploaded: a blob-started job waits for it
 ACTIVITY_FAILED = "ActivityFailed"  # an activity raised what it could not explain, after its retries
 DEADLINE_EXCEEDED = "DeadlineExceeded"  # a gallery version not done by the version deadline
+DYNAMIC_VHD = "DynamicVhd"  # a whole dynamic VHD: a blob-started job stages a fixed copy once it settles
 UPLOAD_NOT_SETTLED = "UploadNotSettled"  # a VHD upload that kept changing until the deadline
 
 

@@ -14,7 +14,7 @@ import typing
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
-from gallery_publisher.errors import VHD_BLOB_UNFINISHED
+from gallery_publisher.errors import DYNAMIC_VHD, VHD_BLOB_UNFINISHED
 from gallery_publisher.gallery_records import VersionRef
 from gallery_publisher.report import RegionState
 from gallery_publisher.settings import TargetRegion
@@ -49,6 +49,7 @@ class Answer:
     retry_after: float | None = None  # retry: the wait Azure asked for (None: the caller's own)
     plan: JsonObject | None = None  # plan_job
     staged: JsonObject | None = None  # stage_raw, validate_vhd
+    etag: str = ""  # validate_vhd of a dynamic VHD: the state of the blob found dynamic
     operation_url: str | None = None  # start_gallery_version: the create's status URL
     provisioning_state: str | None = None  # start/poll_gallery_version; None: not known from this answer
     regions: tuple[RegionState, ...] = ()  # poll_gallery_version: per-region replication
@@ -66,6 +67,10 @@ class Answer:
     def upload_unfinished(self) -> bool:
         return self.error_code == VHD_BLOB_UNFINISHED
 
+    @property
+    def dynamic_vhd(self) -> bool:
+        return self.error_code == DYNAMIC_VHD
+
     @classmethod
     def failed(cls, error_code: str, error_message: str) -> Answer:
         return cls("error", error_code=error_code, error_message=error_message)
@@ -78,6 +83,7 @@ class Answer:
             "retry_after": self.retry_after,
             "plan": self.plan,
             "staged": self.staged,
+            "etag": self.etag,
             "operation_url": self.operation_url,
             "provisioning_state": self.provisioning_state,
             "regions": [region_json(r) for r in self.regions],
@@ -101,6 +107,7 @@ class Answer:
             retry_after=data.get("retry_after"),
             plan=data.get("plan"),
             staged=data.get("staged"),
+            etag=str(data.get("etag") or ""),
             operation_url=data.get("operation_url"),
             provisioning_state=data.get("provisioning_state"),
             regions=_regions(data.get("regions")),

@@ -17,6 +17,7 @@ from gallery_publisher.units import MIB as MIB
 FOOTER_SIZE = 512
 COOKIE = b"conectix"
 FIXED_DISK = 2
+DYNAMIC_DISK = 3
 # The values qemu-img writes for `-O vpc -o subformat=fixed,force_size`; matching them keeps our
 # VHDs byte-identical to the reference converter's (timestamp and UUID aside).
 CREATOR_APP = b"qem2"
@@ -85,6 +86,17 @@ def build_footer(
     )
     checksum = _checksum(unsigned)
     return unsigned[:_CHECKSUM_OFFSET] + struct.pack(">I", checksum) + unsigned[_CHECKSUM_OFFSET + 4 :]
+
+
+def is_dynamic_footer(footer: bytes) -> bool:
+    """Whether a VHD's last 512 bytes are a valid footer of a dynamic disk (its data is elsewhere in
+    the file, behind a block table: Azure cannot use it, a fixed copy can be made)."""
+    if len(footer) != FOOTER_SIZE or not footer.startswith(COOKIE):
+        return False
+    fields = _LAYOUT.unpack(footer)
+    disk_type: int = fields[13]
+    checksum: int = fields[14]
+    return disk_type == DYNAMIC_DISK and checksum == _checksum(footer)
 
 
 def parse_footer(footer: bytes) -> VhdFooter:

@@ -12,7 +12,7 @@ from azure.core.exceptions import ClientAuthenticationError, HttpResponseError
 from azure.storage.blob import BlobClient, BlobLeaseClient
 
 from gallery_publisher import storage, vhd
-from gallery_publisher.errors import VHD_BLOB_UNFINISHED, PublishError
+from gallery_publisher.errors import DYNAMIC_VHD, VHD_BLOB_UNFINISHED, PublishError
 from gallery_publisher.urls import redact_url
 
 
@@ -26,6 +26,16 @@ class VhdBlobUnfinishedError(VhdBlobError):
     """The blob looks like an upload still under way: no footer yet, or a staging not finished."""
 
     code: ClassVar[str] = VHD_BLOB_UNFINISHED  # a blob-started job waits on this code
+
+
+class DynamicVhdError(VhdBlobError):
+    """The blob is a whole dynamic VHD: Azure refuses it, but a fixed copy of it can be staged."""
+
+    code: ClassVar[str] = DYNAMIC_VHD  # a blob-started job stages a fixed copy on this code
+
+    def __init__(self, message: str, etag: str) -> None:
+        super().__init__(message)
+        self.etag = etag  # the state found dynamic: a job waits for it to stay put before copying
 
 
 @dataclass(frozen=True)
@@ -60,6 +70,13 @@ def validate_vhd_blob(blob: BlobClient) -> VhdBlob:
         raise VhdBlobError(
             f"cannot read {url}: {error.reason or type(error).__name__}; check access to the account"
         ) from None
+    if vhd.is_dynamic_footer(footer):
+        raise DynamicVhdError(
+            f"{url} is a dynamic VHD, which Azure cannot make an image from; publish it with url_type "
+            "raw (a fixed copy is staged under the next upload index), or convert it with "
+            "`qemu-img convert -O vpc -o subformat=fixed,force_size`",
+            state.etag,
+        )
     try:
         parsed = vhd.check_fixed_vhd(state.size, footer)
     except vhd.VhdFooterError as error:

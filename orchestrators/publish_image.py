@@ -8,6 +8,7 @@ then raises so that the orchestration's status says Failed.
 from __future__ import annotations
 
 from collections.abc import Generator
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
@@ -79,18 +80,25 @@ def _validate(
     footer before middle pages). Other VHD jobs hold the blob as they validate it."""
     deadline = context.current_utc_datetime + timedelta(minutes=plan["version_deadline_minutes"])
     hold = None if wait_for_upload else "*"
+    dynamic_etag = None  # a dynamic VHD (its footer found at the end) at this state of the blob
     while True:
         payload = VhdInput(plan, hold, dimensions)
         answer = yield from call_activity(context, names.VALIDATE_VHD, ACTIVITY_RETRY, payload)
         now = context.current_utc_datetime
-        if (answer.ok and hold) or not (answer.ok or (wait_for_upload and answer.upload_unfinished)):
+        dynamic = wait_for_upload and answer.dynamic_vhd
+        if dynamic and answer.etag == dynamic_etag:
+            return answer  # a whole dynamic VHD that stayed put: the caller stages a fixed copy
+        if not dynamic and (
+            (answer.ok and hold) or not (answer.ok or (wait_for_upload and answer.upload_unfinished))
+        ):
             return answer
         if now >= deadline:
             return answer if not answer.ok else Answer.failed(
                 UPLOAD_NOT_SETTLED, f"{plan['blob_url']} kept changing until the deadline")  # fmt: skip
-        # Valid: hold it at this ETag after the settle time, unless it changes meanwhile.
+        # Valid (or whole but dynamic): take it at this ETag after the settle time, unless it changes.
         hold = answer.staged["etag"] if answer.ok and answer.staged else None
-        wait = plan["upload_settle_seconds"] if answer.ok else plan["poll_seconds"]
+        dynamic_etag = answer.etag if dynamic else None
+        wait = plan["upload_settle_seconds"] if answer.ok or dynamic else plan["poll_seconds"]
         yield context.create_timer(now + timedelta(seconds=wait))
 
 
@@ -137,6 +145,11 @@ def _plan_and_stage(
             waits = job.wait_for_upload
             answer = yield from _validate(context, plan, wait_for_upload=waits, dimensions=dimensions)
         _step_finished(context, job, plan, step, began, answer.ok, durations)
+        if answer.dynamic_vhd and job.wait_for_upload:
+            # A dynamic VHD uploaded as a page blob read as zeros when the blob starter looked: now
+            # that its upload has settled, stage a fixed copy of it, as the starter does when it sees one.
+            job = replace(job, request=job.request | {"url_type": "raw"})
+            continue
         if answer.error_code != BLOB_NAME_TAKEN:
             return plan, answer, step
         taken.append(plan["blob_name"])

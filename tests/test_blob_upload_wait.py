@@ -5,6 +5,7 @@ blob watcher plays Event Grid here, as it does for `make run`."""
 from __future__ import annotations
 
 import hashlib
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -107,3 +108,42 @@ def test_a_footer_written_first_does_not_end_the_upload_and_the_validated_bytes_
     snapshot = stack.blobs.get_blob_client("9-arm64", blob.blob_name, snapshot=staged["snapshot"])
     assert hashlib.md5(snapshot.download_blob().readall()).hexdigest() == hashlib.md5(image).hexdigest()
     assert blob.get_blob_properties().lease.state == "available"  # released when the job ended
+
+
+def test_a_dynamic_vhd_uploaded_as_a_page_blob_is_staged_as_a_fixed_copy(
+    stack: LocalStack, tmp_path: Path
+) -> None:
+    """The blob starter reads a page blob's head when it is created, before its pages are written:
+    zeros, so it cannot tell a dynamic VHD. Once the upload has settled, the job finds the dynamic
+    footer and stages a fixed copy under the next upload index, as for a dynamic VHD seen at once."""
+    raw = tmp_path / "disk.raw"
+    data = write_sparse_raw(raw, RAW_SIZE, RAW_REGIONS, seed=7)
+    dynamic = tmp_path / "dynamic.vhd"
+    subprocess.run(["qemu-img", "convert", "-f", "raw", "-O", "vpc", "-o", "subformat=dynamic,force_size", raw, dynamic],
+                   check=True)  # fmt: skip
+    image = dynamic.read_bytes()
+    image += bytes(-len(image) % 512)  # a page blob is whole pages; the footer copy leads the file
+    blob = stack.blobs.get_blob_client("9-arm64", "almalinux-9.6-arm64.20251212-01.vhd")
+    blob.create_page_blob(size=len(image))  # Event Grid fires now: the starter reads zeros
+    deadline = time.monotonic() + 10
+    while not (
+        jobs := [
+            s for s in stack.runner.statuses() if s.name == "publish_image" and "20251212" in s.instance_id
+        ]
+    ):
+        assert time.monotonic() < deadline, "the blob watcher never started a job"
+        time.sleep(0.1)
+    [job] = jobs
+    for offset in range(0, len(image), 4 * MIB):
+        page = image[offset : offset + 4 * MIB]
+        if any(page):
+            blob.upload_page(page, offset=offset, length=len(page))
+    status = stack.runner.wait_for(job.instance_id, 60)
+    assert status.runtime_status.value == "Completed", status.error
+    plan = status.output["result"]["plan"]
+    assert (plan["source_kind"], plan["blob_name"]) == ("raw", "almalinux-9.6-arm64.20251212-02.vhd")
+    copy = stack.blobs.get_blob_client("9-arm64", plan["blob_name"]).download_blob().readall()
+    disk = vhd.padded_disk_size(len(data))
+    assert copy[: len(data)] == data and copy[len(data) : disk] == bytes(disk - len(data))
+    assert vhd.check_fixed_vhd(len(copy), copy[-512:]).disk_size == disk
+    assert blob.download_blob().readall() == image  # the dropped blob is left as it was

@@ -6,6 +6,8 @@ import contextlib
 import gzip
 import hashlib
 import lzma
+import re
+import struct
 import subprocess
 import sys
 import tempfile
@@ -238,6 +240,77 @@ def test_images_that_read_other_files_are_refused(tmp_path: Path) -> None:
     child.write_bytes(bytes(head) + dynamic.read_bytes()[512:])
     with pytest.raises(SourceError, match="differencing VHD"):
         open_source(str(child))
+
+
+def _host_file(tmp_path: Path) -> tuple[Path, bytes]:
+    """A file outside the image that a hostile image names: it must never be read."""
+    secret = b"host secret, never to be published\n" * 40
+    path = tmp_path / "host" / "secret"
+    path.parent.mkdir()
+    path.write_bytes(secret)
+    return path, secret
+
+
+def test_a_qcow2_whose_backing_file_is_a_host_path_is_refused(tmp_path: Path) -> None:
+    secret_path, _ = _host_file(tmp_path)
+    hostile = tmp_path / "AlmaLinux-9-Azure-9.6-20250522.0.x86_64.qcow2"
+    subprocess.run(
+        ["qemu-img", "create", "-f", "qcow2", "-b", str(secret_path), "-F", "raw", hostile],
+        check=True,
+        capture_output=True,
+    )
+    with pytest.raises(ConversionError, match=f"has a backing file \\({secret_path}\\).*standalone image"):
+        open_source(str(hostile))
+
+
+def _vmdk_reading(tmp_path: Path, host_file: Path) -> Path:
+    """A one-file VMDK (KDMV header) whose embedded descriptor names `host_file` as a flat extent:
+    with a capacity of 0 in the header, qemu-img reads the disk from the files the descriptor lists."""
+    sparse = tmp_path / "sparse.vmdk"
+    subprocess.run(["qemu-img", "create", "-q", "-f", "vmdk", sparse, "1M"], check=True)
+    image = bytearray(sparse.read_bytes())
+    descriptor_sector, descriptor_sectors = struct.unpack_from("<QQ", image, 28)
+    start, end = descriptor_sector * 512, (descriptor_sector + descriptor_sectors) * 512
+    descriptor = bytes(image[start:end]).rstrip(b"\0").decode()
+    descriptor = descriptor.replace('createType="monolithicSparse"', 'createType="monolithicFlat"')
+    descriptor = re.sub(r'RW \d+ SPARSE "[^"]*"', f'RW 1 FLAT "{host_file}" 0', descriptor)
+    image[start:end] = descriptor.encode().ljust(end - start, b"\0")
+    struct.pack_into("<Q", image, 12, 0)  # capacity 0: the embedded descriptor decides
+    hostile = tmp_path / "AlmaLinux-9-Azure-9.6-20250522.0.x86_64.vmdk"
+    hostile.write_bytes(image)
+    return hostile
+
+
+def test_a_vmdk_that_reads_a_host_file_is_refused_and_nothing_of_it_is_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    secret_path, secret = _host_file(tmp_path)
+    hostile = _vmdk_reading(tmp_path, secret_path)
+    # The premise: qemu-img itself would copy the host file's bytes into the disk.
+    leaked = tmp_path / "leaked.raw"
+    subprocess.run(["qemu-img", "convert", "-f", "vmdk", "-O", "raw", hostile, leaked], check=True)
+    assert leaked.read_bytes()[:32] == secret[:32]
+    work = tmp_path / "work"
+    work.mkdir()
+    with (
+        _temp_dir(work),
+        pytest.raises(ConversionError, match=f"reads its data from another file.*{secret_path}"),
+    ):
+        open_source(str(hostile))
+    assert list(work.iterdir()) == []
+
+
+def test_qemu_img_runs_within_limits_and_one_past_them_is_stopped_with_the_reason(tmp_path: Path) -> None:
+    limits = conversion.Limits(seconds=5, file_bytes=1024, address_space=1024 * MIB)
+    # What the child is given (sh's ulimit: address space in KiB, file size in 512-byte blocks).
+    shown = conversion._run(["sh", "-c", "ulimit -v; ulimit -t; ulimit -f; ulimit -c"], "read", limits)
+    assert shown.split() == [str(1024 * 1024), "6", "2", "0"]
+    with pytest.raises(ConversionError, match=r"did not convert the image within 1 s and was stopped"):
+        conversion._run(["sleep", "30"], "convert", conversion.Limits(seconds=1, file_bytes=0))
+    too_big = tmp_path / "too-big"
+    with pytest.raises(ConversionError, match=r"stopped by signal 25 on reaching its limits"):
+        conversion._run(["sh", "-c", f"exec head -c 4096 /dev/zero > {too_big}"], "convert", limits)
+    assert too_big.stat().st_size == 1024
 
 
 def test_too_little_disk_is_refused_before_converting(

@@ -15,6 +15,7 @@ from gallery_publisher.commands_storage import add_validate_vhd_arguments, run_v
 from gallery_publisher.source import open_source
 from gallery_publisher.staging import stage_source
 from gallery_publisher.vhd_blob import (
+    DynamicVhdError,
     VhdBlobError,
     VhdBlobUnfinishedError,
     hold_validated,
@@ -107,8 +108,12 @@ def test_dynamic_vhd_is_refused(container: ContainerClient) -> None:
     footer[64:68] = bytes(4)
     footer[64:68] = (~sum(footer) & 0xFFFFFFFF).to_bytes(4, "big")
     page_blob(container, "dynamic.vhd", bytes(MIB) + bytes(footer))
-    with pytest.raises(VhdBlobError, match="not a fixed disk"):
+    with pytest.raises(
+        DynamicVhdError, match="is a dynamic VHD, which Azure cannot make an image from"
+    ) as raised:
         validate_vhd_blob(container.get_blob_client("dynamic.vhd"))
+    assert raised.value.code == "DynamicVhd"  # a job started by the blob's upload stages a fixed copy
+    assert raised.value.etag == container.get_blob_client("dynamic.vhd").get_blob_properties().etag
 
 
 def test_command_prints_json_when_valid_and_exits_2_with_reason_otherwise(
