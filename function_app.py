@@ -18,22 +18,22 @@ from azure.core.exceptions import ResourceNotFoundError
 
 from activities import blueprint as activities_blueprint
 from activities.services import app_services, app_settings
-from gallery_publisher import leftovers
-from gallery_publisher.disk_formats import PROBE_SIZE, detect_vhd_head
 from gallery_publisher.errors import PublishError
-from gallery_publisher.families import FAMILIES
-from gallery_publisher.job_request import (
+from gallery_publisher.jobs.messages import PublishJob
+from gallery_publisher.jobs.request import (
     is_job_instance_id,
     job_id_of,
     job_instance_id,
     parse_job_request,
     run_instance_id,
 )
-from gallery_publisher.job_status import shape_job_status
+from gallery_publisher.jobs.source_stash import needs_stash, secret_free_body, stash_source_url
+from gallery_publisher.jobs.status import shape_job_status
 from gallery_publisher.log_policy import keep_secrets_out_of_logs
-from gallery_publisher.messages import PublishJob
-from gallery_publisher.source_stash import needs_stash, secret_free_body, stash_source_url
-from gallery_publisher.storage import SOURCE_URL, staging_progress
+from gallery_publisher.planning.families import FAMILIES
+from gallery_publisher.source.disk_formats import PROBE_SIZE, detect_vhd_head
+from gallery_publisher.staging import leftovers
+from gallery_publisher.staging.storage import SOURCE_URL, staging_progress
 from gallery_publisher.urls import blob_location, redact_text, redact_url
 from job_page import blueprint as job_page_blueprint
 from orchestrators import gallery_version, names, publish_image

@@ -1,4 +1,4 @@
-"""The app's activities: a message in (gallery_publisher.messages), a call into the core, an Answer out.
+"""The app's activities: a message in (gallery_publisher.jobs.messages), a call into the core, an Answer out.
 
 Each answers for every failure the core can explain (status "error", `error_code`, `error_message`);
 only the unexplained (a crash, a connection that outlived its retries) raises, so the orchestrator's
@@ -17,11 +17,10 @@ from azure.core.exceptions import AzureError
 from activities.services import app_services, app_settings, http_session
 from gallery_publisher import publishing, telemetry
 from gallery_publisher.errors import PublishError, error_code_of
-from gallery_publisher.gallery import GalleryRetryableError
-from gallery_publisher.gallery_records import PollOutcome, StartOutcome, VersionStatus
+from gallery_publisher.gallery.client import GalleryRetryableError
+from gallery_publisher.gallery.records import PollOutcome, StartOutcome, VersionStatus
 from gallery_publisher.input_guard import check_stage_input, check_version_input
-from gallery_publisher.job_request import parse_job_request
-from gallery_publisher.messages import (
+from gallery_publisher.jobs.messages import (
     Answer,
     ForgetInput,
     JsonObject,
@@ -31,11 +30,12 @@ from gallery_publisher.messages import (
     VersionJob,
     VhdInput,
 )
-from gallery_publisher.notified import already_notified, record_notified
-from gallery_publisher.notify import post_to_mattermost
-from gallery_publisher.report import JobResult, RegionState, render_markdown
-from gallery_publisher.source_stash import discard_source_url, stashed_source_url
-from gallery_publisher.vhd_blob import DynamicVhdError
+from gallery_publisher.jobs.notified import already_notified, record_notified
+from gallery_publisher.jobs.notify import post_to_mattermost
+from gallery_publisher.jobs.report import JobResult, RegionState, render_markdown
+from gallery_publisher.jobs.request import parse_job_request
+from gallery_publisher.jobs.source_stash import discard_source_url, stashed_source_url
+from gallery_publisher.staging.vhd_blob import DynamicVhdError
 from orchestrators import names
 
 bp = df.Blueprint()
@@ -176,7 +176,7 @@ def poll_gallery_version(job: JsonObject) -> JsonObject:
     return _explained(poll, given.telemetry)
 
 
-# Durable runs an activity at least once: a report run twice must not post twice (gallery_publisher.notified).
+# Durable runs an activity at least once: a report run twice must not post twice (gallery_publisher.jobs.notified).
 def _already_notified(key: str) -> bool:
     try:
         return already_notified(app_services().blobs, key)

@@ -12,11 +12,11 @@ import os
 
 import requests
 
-from gallery_publisher.arm_client import compute_client
-from gallery_publisher.gallery import GalleryClient
+from gallery_publisher.gallery.arm_client import compute_client
+from gallery_publisher.gallery.client import GalleryClient
+from gallery_publisher.planning.settings import Settings, load_settings
 from gallery_publisher.publishing import Services
-from gallery_publisher.settings import Settings, load_settings
-from gallery_publisher.storage import blob_service_client
+from gallery_publisher.staging.storage import blob_service_client
 
 
 @functools.cache

@@ -23,11 +23,11 @@ from azure.storage.blob import ContentSettings
 
 from function_app import create_app
 from gallery_publisher import telemetry
-from gallery_publisher.messages import VersionJob
+from gallery_publisher.jobs.messages import VersionJob
 from gallery_publisher.urls import blob_location, redact_url
 from local.stack import LocalStack, StackOptions, local_stack
 from orchestrators import names
-from tests.app_support import put_raw, run_job
+from tests.support.app_support import put_raw, run_job
 
 TIME_SCALE = 0.05  # 60 simulated seconds per region = 3 real seconds
 bench = df.Blueprint()

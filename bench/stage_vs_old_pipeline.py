@@ -31,7 +31,7 @@ from urllib.parse import urlsplit
 
 from azure.storage.blob import BlobServiceClient, ContentSettings
 
-from gallery_publisher import vhd
+from gallery_publisher.staging import vhd
 from gallery_publisher.units import GIB, MIB
 from local.azurite import run_azurite
 from local.source_server import Faults, SourceServer

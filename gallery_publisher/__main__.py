@@ -9,7 +9,7 @@ def run() -> None:
     # A None entry makes that import fail at once, as if aiohttp were not installed. Only here, in
     # a process of its own: the Function App and the tests import aiohttp for real.
     sys.modules.setdefault("aiohttp", None)  # type: ignore[arg-type]
-    from gallery_publisher.cli import main
+    from gallery_publisher.cli.main import main
 
     raise SystemExit(main())
 

@@ -2,7 +2,7 @@
 
 Each class carries its own `code`, written out: the short word a job report, a job status and the
 activities' answers show for it. Clients match on these words, so renaming a class never changes
-one (tests/test_error_codes.py checks every class has its own, and that no two share one).
+one (tests/unit/test_error_codes.py checks every class has its own, and that no two share one).
 """
 
 from typing import ClassVar

@@ -14,11 +14,11 @@ from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 from gallery_publisher.errors import PublishError
-from gallery_publisher.families import Family, family_for
-from gallery_publisher.image_names import ImageName, SourceKind, parse_image_name
-from gallery_publisher.messages import VersionJob
-from gallery_publisher.settings import Settings
-from gallery_publisher.source_policy import check_source_url
+from gallery_publisher.jobs.messages import VersionJob
+from gallery_publisher.planning.families import Family, family_for
+from gallery_publisher.planning.image_names import ImageName, SourceKind, parse_image_name
+from gallery_publisher.planning.settings import Settings
+from gallery_publisher.source.policy import check_source_url
 from gallery_publisher.urls import blob_location, decoded_segments, redact_url
 
 

@@ -11,28 +11,29 @@ from typing import Any
 
 from azure.storage.blob import BlobClient, BlobServiceClient
 
-from gallery_publisher import __version__, storage
-from gallery_publisher.blob_copy import local_copy
-from gallery_publisher.checksum import fetch_published_sha256
+from gallery_publisher import __version__
 from gallery_publisher.errors import PublishError
-from gallery_publisher.families import family_for
-from gallery_publisher.gallery import GalleryClient
-from gallery_publisher.gallery_records import (
+from gallery_publisher.gallery.client import GalleryClient
+from gallery_publisher.gallery.records import (
     DefinitionInfo,
     DefinitionTarget,
     VersionSpec,
     publish_tags,
 )
-from gallery_publisher.image_names import SourceKind, parse_image_name
-from gallery_publisher.messages import VersionJob
-from gallery_publisher.pinned_http import GuardedClient
-from gallery_publisher.plan import ExistingState, PublishPlan, PublishRequest, make_plan
-from gallery_publisher.settings import Settings
-from gallery_publisher.source import open_source
-from gallery_publisher.source_policy import SourceGuard
-from gallery_publisher.staging import StageOptions, StageResult, stage_source
+from gallery_publisher.jobs.messages import VersionJob
+from gallery_publisher.planning.families import family_for
+from gallery_publisher.planning.image_names import SourceKind, parse_image_name
+from gallery_publisher.planning.plan import ExistingState, PublishPlan, PublishRequest, make_plan
+from gallery_publisher.planning.settings import Settings
+from gallery_publisher.source.checksum import fetch_published_sha256
+from gallery_publisher.source.pinned_http import GuardedClient
+from gallery_publisher.source.policy import SourceGuard
+from gallery_publisher.source.reader import open_source
+from gallery_publisher.staging import storage
+from gallery_publisher.staging.blob_copy import local_copy
+from gallery_publisher.staging.stager import StageOptions, StageResult, stage_source
+from gallery_publisher.staging.vhd_blob import VhdBlob, hold_validated, release_held, validate_vhd_blob
 from gallery_publisher.urls import blob_location, redact_url
-from gallery_publisher.vhd_blob import VhdBlob, hold_validated, release_held, validate_vhd_blob
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ param storageAccountName string = 'almalinux'
 @description('The Event Grid system topic of that account. An account has at most one: give the name of the existing one if there is one.')
 param systemTopicName string = '${storageAccountName}-events'
 
-// The containers of the family table (gallery_publisher/families.py).
+// The containers of the family table (gallery_publisher/planning/families.py).
 var vhdContainers = ['8-default', '8-arm64', '9-default', '9-arm64', '9-arm64-64k', 'almalinux-10', 'kitten-10']
 
 resource images 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {

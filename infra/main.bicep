@@ -90,7 +90,7 @@ resource imagesBlob 'Microsoft.Storage/storageAccounts/blobServices@2023-05-01' 
   name: 'default'
 }
 
-// Signed source URLs of running jobs, kept out of Durable state (gallery_publisher/source_stash.py).
+// Signed source URLs of running jobs, kept out of Durable state (gallery_publisher/jobs/source_stash.py).
 resource jobSources 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = {
   parent: imagesBlob
   name: 'job-sources'

@@ -19,7 +19,7 @@ from azure.functions import FunctionRegister
 from azure.storage.blob import BlobServiceClient
 
 from activities import services
-from gallery_publisher.families import FAMILIES
+from gallery_publisher.planning.families import FAMILIES
 from local.azurite import ACCOUNT_NAME, Azurite, run_azurite
 from local.blob_watcher import BlobWatcher
 from local.durable_runner import DurableRunner, ScaledClock, VirtualClock

@@ -14,7 +14,7 @@ from typing import Any, Protocol
 import azure.durable_functions as df
 
 from gallery_publisher.errors import ACTIVITY_FAILED
-from gallery_publisher.messages import Answer, JsonObject
+from gallery_publisher.jobs.messages import Answer, JsonObject
 
 
 class Message(Protocol):

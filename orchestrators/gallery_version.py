@@ -15,10 +15,10 @@ from typing import Any
 
 import azure.durable_functions as df
 
-from gallery_publisher.custom_status import bounded_status
 from gallery_publisher.errors import DEADLINE_EXCEEDED
-from gallery_publisher.messages import Answer, JsonObject, VersionJob, region_json
-from gallery_publisher.report import VersionOutcome
+from gallery_publisher.jobs.custom_status import bounded_status
+from gallery_publisher.jobs.messages import Answer, JsonObject, VersionJob, region_json
+from gallery_publisher.jobs.report import VersionOutcome
 from gallery_publisher.telemetry import Event, job_dimensions
 from orchestrators import events, names
 from orchestrators.calls import call_activity

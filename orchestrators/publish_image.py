@@ -14,9 +14,9 @@ from typing import Any, ClassVar
 
 import azure.durable_functions as df
 
-from gallery_publisher.custom_status import bounded_status
 from gallery_publisher.errors import BLOB_NAME_TAKEN, UPLOAD_NOT_SETTLED
-from gallery_publisher.messages import (
+from gallery_publisher.jobs.custom_status import bounded_status
+from gallery_publisher.jobs.messages import (
     Answer,
     ForgetInput,
     JsonObject,

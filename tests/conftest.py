@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from local.azurite import Azurite, run_azurite
-from tests.webhook_server import FakeWebhook, fake_webhook
+from tests.support.webhook_server import FakeWebhook, fake_webhook
 
 
 @pytest.fixture(scope="session")

@@ -23,7 +23,7 @@ which line), each mutant in a forked child that imports the mutated module inste
 disk, so nothing is ever written to the source tree.
 
     python -m tools.mutation                      # every module, the score of each
-    python -m tools.mutation gallery_publisher.vhd --survivors
+    python -m tools.mutation gallery_publisher.staging.vhd --survivors
     python -m tools.mutation --fail-under 90      # exit 1 when a module scores lower
 """
 
@@ -51,33 +51,33 @@ REPO = Path(__file__).resolve().parent.parent
 
 # The pure core measured by issue 14, and the fast tests (no service started) that cover it.
 MODULES = (
-    "gallery_publisher.image_names",
-    "gallery_publisher.families",
-    "gallery_publisher.vhd",
-    "gallery_publisher.plan",
-    "gallery_publisher.job_request",
-    "gallery_publisher.source_policy",
-    "gallery_publisher.report",
+    "gallery_publisher.planning.image_names",
+    "gallery_publisher.planning.families",
+    "gallery_publisher.staging.vhd",
+    "gallery_publisher.planning.plan",
+    "gallery_publisher.jobs.request",
+    "gallery_publisher.source.policy",
+    "gallery_publisher.jobs.report",
 )
 FAST_TESTS = (
-    "tests/test_image_names.py",
-    "tests/test_families.py",
-    "tests/test_vhd_footer.py",
-    "tests/test_plan.py",
-    "tests/test_job_request.py",
-    "tests/test_source_policy.py",
-    "tests/test_report.py",
-    "tests/test_settings.py",
-    "tests/test_never_public.py",
-    "tests/test_source_policy_helpers.py",
-    "tests/test_limits.py",
-    "tests/test_image_names_edges.py",
-    "tests/test_families_rules.py",
-    "tests/test_vhd_rules.py",
-    "tests/test_plan_rules.py",
-    "tests/test_job_request_rules.py",
-    "tests/test_source_policy_rules.py",
-    "tests/test_report_rules.py",
+    "tests/unit/test_image_names.py",
+    "tests/unit/test_families.py",
+    "tests/integration/test_vhd_footer.py",
+    "tests/unit/test_plan.py",
+    "tests/unit/test_job_request.py",
+    "tests/integration/test_source_policy.py",
+    "tests/unit/test_report.py",
+    "tests/unit/test_settings.py",
+    "tests/unit/test_never_public.py",
+    "tests/unit/test_source_policy_helpers.py",
+    "tests/unit/test_limits.py",
+    "tests/unit/test_image_names_edges.py",
+    "tests/unit/test_families_rules.py",
+    "tests/unit/test_vhd_rules.py",
+    "tests/unit/test_plan_rules.py",
+    "tests/unit/test_job_request_rules.py",
+    "tests/unit/test_source_policy_rules.py",
+    "tests/unit/test_report_rules.py",
 )
 SECONDS_PER_MUTANT = 60
 # Marks a line where every mutant is equivalent; the reason follows the colon.

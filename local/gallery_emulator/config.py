@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from gallery_publisher.settings import load_settings
+from gallery_publisher.planning.settings import load_settings
 from local.gallery_emulator.regions import normalize
 
 

@@ -13,8 +13,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from gallery_publisher.families import all_definitions
-from gallery_publisher.settings import Settings
+from gallery_publisher.planning.families import all_definitions
+from gallery_publisher.planning.settings import Settings
 from local.gallery_emulator.regions import is_known
 from local.gallery_emulator.store import Store
 

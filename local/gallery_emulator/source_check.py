@@ -7,8 +7,8 @@ from urllib.parse import parse_qs, urlsplit
 from azure.core.exceptions import ResourceNotFoundError
 from azure.storage.blob import BlobServiceClient, BlobType
 
+from gallery_publisher.staging.vhd import FOOTER_SIZE, VhdFooterError, check_fixed_vhd
 from gallery_publisher.urls import UnsafeUrlPathError, blob_location, redact_url
-from gallery_publisher.vhd import FOOTER_SIZE, VhdFooterError, check_fixed_vhd
 
 
 class SourceChecker:
