@@ -86,18 +86,12 @@ class RetryPolicy:
 _COPY_CHUNK = 4 * 1024 * 1024
 
 
-class FileSource:
-    def __init__(self, path: Path, identity: tuple[str, str | None] | None = None) -> None:
-        self.path = path
-        self._file: BinaryIO = path.open("rb")
-        stat = os.fstat(self._file.fileno())
-        self._size = stat.st_size
-        # Files have no ETag; modification time and size play its part, as web servers do. A local
-        # copy of a blob goes by the blob's URL and ETag instead (`identity`).
-        self._url, self._etag = identity or (
-            path.resolve().as_uri(),
-            f'"{stat.st_mtime_ns:x}-{stat.st_size:x}"',
-        )
+class _FetchedFile:
+    """What either transport knows of the file it fetches: where from (query-free), its size, its ETag."""
+
+    _url: str
+    _size: int
+    _etag: str | None
 
     @property
     def url(self) -> str:
@@ -110,6 +104,20 @@ class FileSource:
     @property
     def etag(self) -> str | None:
         return self._etag
+
+
+class FileSource(_FetchedFile):
+    def __init__(self, path: Path, identity: tuple[str, str | None] | None = None) -> None:
+        self.path = path
+        self._file: BinaryIO = path.open("rb")
+        stat = os.fstat(self._file.fileno())
+        self._size = stat.st_size
+        # Files have no ETag; modification time and size play its part, as web servers do. A local
+        # copy of a blob goes by the blob's URL and ETag instead (`identity`).
+        self._url, self._etag = identity or (
+            path.resolve().as_uri(),
+            f'"{stat.st_mtime_ns:x}-{stat.st_size:x}"',
+        )
 
     def read(self, amount: int) -> bytes:
         return self._file.read(amount)
@@ -125,7 +133,7 @@ class _Retryable(Exception):
     """A failure worth another attempt: a dropped connection, a stall or a retryable status (http_retry)."""
 
 
-class HttpSource:
+class HttpSource(_FetchedFile):
     def __init__(
         self,
         url: str,
@@ -147,18 +155,6 @@ class HttpSource:
         except BaseException:
             self._client.close()
             raise
-
-    @property
-    def url(self) -> str:
-        return self._url
-
-    @property
-    def size(self) -> int:
-        return self._size
-
-    @property
-    def etag(self) -> str | None:
-        return self._etag
 
     def read(self, amount: int) -> bytes:
         amount = min(amount, self._size - self._offset)
