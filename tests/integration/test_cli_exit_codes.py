@@ -7,11 +7,9 @@ Run as a user runs them, `python -m gallery_publisher …`, so the status is the
 from __future__ import annotations
 
 import json
-import os
 import re
 import socket
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -27,24 +25,13 @@ from gallery_publisher.errors import PublishError, ServiceUnavailableError, Sett
 from gallery_publisher.gallery.client import GalleryError, GalleryRetryableError
 from local.azurite import ACCOUNT_KEY, ACCOUNT_NAME, Azurite
 from local.gallery_emulator import running_emulator
+from tests.support.cli_process import run_cli
 from tests.support.gallery_support import FAST
 from tests.support.raw_images import MIB, new_container, write_sparse_raw
 from tests.support.scripted_server import Answer, scripted_server
 
 NAME = "AlmaLinux-9-Azure-9.6-20250522.0.x86_64.raw"
 JSON = {"Content-Type": "application/json"}
-
-
-def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("GALLERY_PUBLISHER_", "AZURE_"))}
-    return subprocess.run(
-        [sys.executable, "-m", "gallery_publisher", *args],
-        capture_output=True,
-        text=True,
-        env={**clean, **(env or {})},
-        timeout=120,
-        check=False,
-    )
 
 
 def assert_refused(result: subprocess.CompletedProcess[str], label: str, reason: str) -> None:
@@ -80,15 +67,17 @@ def storage_at(endpoint: str) -> dict[str, str]:
 
 
 def test_plan_exits_0_when_done_2_when_refused_1_when_the_gallery_is_unreachable(closed_port: int) -> None:
-    assert run("plan", "--offline", NAME).returncode == exit_codes.OK
-    assert_refused(run("plan", "--offline", "AlmaLinux-9.ppc64le.raw"), "error", "Could not parse filename")
-    unreachable = run("plan", NAME, env=local_gallery(f"http://127.0.0.1:{closed_port}"))
+    assert run_cli("plan", "--offline", NAME).returncode == exit_codes.OK
+    assert_refused(
+        run_cli("plan", "--offline", "AlmaLinux-9.ppc64le.raw"), "error", "Could not parse filename"
+    )
+    unreachable = run_cli("plan", NAME, env=local_gallery(f"http://127.0.0.1:{closed_port}"))
     assert_failed(unreachable, "error", "reading image definition")
 
 
 def test_old_flags_exit_0_when_done_and_2_when_refused() -> None:
-    assert run("-d", "9.6", "-t", "default", "-i", NAME).returncode == exit_codes.OK
-    assert_refused(run("-d", "9.5", "-t", "default", "-i", NAME), "error", "-d 9.5 does not match")
+    assert run_cli("-d", "9.6", "-t", "default", "-i", NAME).returncode == exit_codes.OK
+    assert_refused(run_cli("-d", "9.5", "-t", "default", "-i", NAME), "error", "-d 9.5 does not match")
 
 
 def test_stage_and_validate_exit_0_when_done_2_when_refused_1_when_storage_fails(
@@ -99,24 +88,24 @@ def test_stage_and_validate_exit_0_when_done_2_when_refused_1_when_storage_fails
     write_sparse_raw(raw, MIB, [(0, 4096)])
     env = {"AZURE_STORAGE_CONNECTION_STRING": azurite.connection_string}
 
-    staged = run("stage", str(raw), "--container", container.container_name, env=env)
+    staged = run_cli("stage", str(raw), "--container", container.container_name, env=env)
     assert staged.returncode == exit_codes.OK, staged.stderr
     blob_url = json.loads(staged.stdout)["blob_url"]
-    assert run("validate-vhd", blob_url, env=env).returncode == exit_codes.OK
+    assert run_cli("validate-vhd", blob_url, env=env).returncode == exit_codes.OK
 
     assert_refused(
-        run("stage", str(raw), "--container", "no-such-container", env=env), "stage", "does not exist"
+        run_cli("stage", str(raw), "--container", "no-such-container", env=env), "stage", "does not exist"
     )
     absent = f"{container.url}/absent.vhd"
-    assert_refused(run("validate-vhd", absent, env=env), "validate-vhd", "does not exist")
+    assert_refused(run_cli("validate-vhd", absent, env=env), "validate-vhd", "does not exist")
 
     # 501 is a server failure the storage SDK does not retry: the first answer is the last.
     with scripted_server(lambda path: Answer(501)) as broken:
         endpoint = broken.url("127.0.0.1", "")
-        failed = run("stage", str(raw), "--container", "c", env=storage_at(endpoint))
+        failed = run_cli("stage", str(raw), "--container", "c", env=storage_at(endpoint))
     assert_failed(failed, "stage", "Azure Storage failed")
     unreachable = f"http://127.0.0.1:{closed_port}"
-    failed = run("validate-vhd", f"{unreachable}/{ACCOUNT_NAME}/c/x.vhd", env=storage_at(unreachable))
+    failed = run_cli("validate-vhd", f"{unreachable}/{ACCOUNT_NAME}/c/x.vhd", env=storage_at(unreachable))
     assert_failed(failed, "validate-vhd", "Azure Storage failed")
 
 
@@ -125,21 +114,23 @@ def test_versions_exits_0_when_done_2_when_refused_1_when_the_gallery_is_unreach
 ) -> None:
     with running_emulator(FAST) as emulator:
         env = local_gallery(emulator.base_url)
-        listed = run("versions", "almalinux-9-gen2", env=env)
+        listed = run_cli("versions", "almalinux-9-gen2", env=env)
         assert listed.returncode == exit_codes.OK, listed.stderr
         assert "has no versions" in listed.stdout
-        assert_refused(run("versions", "almalinux-99-gen2", env=env), "gallery-publisher versions", "99")
+        assert_refused(run_cli("versions", "almalinux-99-gen2", env=env), "gallery-publisher versions", "99")
     assert_refused(
-        run("versions", "almalinux-9-gen2", env={**env, "GALLERY_PUBLISHER_REPLICATION_MODE": "Partial"}),
+        run_cli("versions", "almalinux-9-gen2", env={**env, "GALLERY_PUBLISHER_REPLICATION_MODE": "Partial"}),
         "gallery-publisher versions",
         "GALLERY_PUBLISHER_REPLICATION_MODE",
     )
-    unreachable = run("versions", "almalinux-9-gen2", env=local_gallery(f"http://127.0.0.1:{closed_port}"))
+    unreachable = run_cli(
+        "versions", "almalinux-9-gen2", env=local_gallery(f"http://127.0.0.1:{closed_port}")
+    )
     assert_failed(unreachable, "gallery-publisher versions", "listing the versions")
 
 
 def _submit(function_url: str, *more: str) -> subprocess.CompletedProcess[str]:
-    return run(
+    return run_cli(
         "submit", f"https://x/{NAME}", "--function-url", function_url, "--poll-interval", "0.05", *more
     )
 

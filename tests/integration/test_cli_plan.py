@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
+
+from tests.support.cli_process import run_cli
 
 REQUIRED_KEYS = {
     "release_version", "timestamp", "arch", "image_type", "release_string", "source_kind", "container",
@@ -15,19 +14,8 @@ REQUIRED_KEYS = {
 }  # fmt: skip
 
 
-def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("GALLERY_PUBLISHER_", "AZURE_"))}
-    return subprocess.run(
-        [sys.executable, "-m", "gallery_publisher", *args],
-        capture_output=True,
-        text=True,
-        env={**clean, **(env or {})},
-        check=False,
-    )
-
-
 def plan_json(*args: str) -> dict[str, object]:
-    result = cli("plan", "--offline", "--json", *args)
+    result = run_cli("plan", "--offline", "--json", *args)
     assert result.returncode == 0, result.stderr
     lines = result.stdout.strip().splitlines()
     assert len(lines) == 1
@@ -93,14 +81,14 @@ def test_public_gallery_flag_and_its_refusal() -> None:
 
 
 def test_text_plan_lists_the_operations() -> None:
-    result = cli("plan", "--offline", "AlmaLinux-9-Azure-9.6-20250522.0.x86_64.raw")
+    result = run_cli("plan", "--offline", "AlmaLinux-9-Azure-9.6-20250522.0.x86_64.raw")
     assert result.returncode == 0
     assert "DRY RUN" in result.stdout
     assert "create version almalinux_ci/almalinux-9-gen2/9.6.2025052201" in result.stdout
 
 
 def test_unparsable_name_exits_2_with_one_line_and_no_stdout() -> None:
-    result = cli("plan", "--offline", "--json", "AlmaLinux-9-Azure-9.6-20250522.0.ppc64le.raw")
+    result = run_cli("plan", "--offline", "--json", "AlmaLinux-9-Azure-9.6-20250522.0.ppc64le.raw")
     assert result.returncode == 2
     assert result.stdout == ""
     assert len(result.stderr.strip().splitlines()) == 1
@@ -108,7 +96,7 @@ def test_unparsable_name_exits_2_with_one_line_and_no_stdout() -> None:
 
 
 def test_bad_setting_exits_2_naming_the_variable() -> None:
-    result = cli(
+    result = run_cli(
         "plan", "--offline", "AlmaLinux-9-Azure-9.6-20250522.0.x86_64.raw",
         env={"GALLERY_PUBLISHER_REPLICATION_MODE": "Partial"},
     )  # fmt: skip
@@ -118,7 +106,7 @@ def test_bad_setting_exits_2_naming_the_variable() -> None:
 
 
 def test_settings_from_the_environment_reach_the_plan() -> None:
-    result = cli(
+    result = run_cli(
         "plan", "--offline", "--json", "AlmaLinux-9-Azure-9.6-20250522.0.x86_64.raw",
         env={"GALLERY_PUBLISHER_TARGET_REGIONS": "westeurope=2", "GALLERY_PUBLISHER_CI_GALLERY": "test_gallery"},
     )  # fmt: skip
@@ -128,7 +116,7 @@ def test_settings_from_the_environment_reach_the_plan() -> None:
 
 
 def test_old_script_flags_map_onto_the_plan() -> None:
-    result = cli(
+    result = run_cli(
         "-d", "9.6", "-t", "default", "-i", "AlmaLinux-9-Azure-9.6-20250522.0.x86_64.raw", "-g", "almalinux"
     )
     assert result.returncode == 0, result.stderr
@@ -138,26 +126,26 @@ def test_old_script_flags_map_onto_the_plan() -> None:
 
 def test_old_script_flags_for_a_vhd_uri_and_a_resource_group() -> None:
     uri = "https://almalinux.blob.core.windows.net/9-arm64/almalinux-9.6-arm64.20250522-01.vhd"
-    result = cli("-d", "9.6", "-t", "arm64", "-u", uri, "-r", "rg-other")
+    result = run_cli("-d", "9.6", "-t", "arm64", "-u", uri, "-r", "rg-other")
     assert result.returncode == 0, result.stderr
     assert "validate VHD blob" in result.stdout
     assert "in resource group rg-other" in result.stdout
 
 
 def test_old_script_flags_that_contradict_the_name_are_refused() -> None:
-    result = cli("-d", "9.5", "-t", "default", "-i", "AlmaLinux-9-Azure-9.6-20250522.0.x86_64.raw")
+    result = run_cli("-d", "9.5", "-t", "default", "-i", "AlmaLinux-9-Azure-9.6-20250522.0.x86_64.raw")
     assert result.returncode == 2
     assert "-d 9.5 does not match" in result.stderr
 
 
 def test_kitten_is_release_10_for_the_old_flags() -> None:
-    result = cli("-d", "10", "-t", "arm64", "-i", "AlmaLinux-Kitten-Azure-10-20250813.0.aarch64.raw")
+    result = run_cli("-d", "10", "-t", "arm64", "-i", "AlmaLinux-Kitten-Azure-10-20250813.0.aarch64.raw")
     assert result.returncode == 0, result.stderr
     assert "almalinux-ci-kitten-10-arm64-gen2/10.20250813.0" in result.stdout
 
 
 def test_old_force_flag_points_to_submit() -> None:
-    result = cli("-d", "9.6", "-t", "default", "-i", "AlmaLinux-9-Azure-9.6-20250522.0.x86_64.raw", "-f")
+    result = run_cli("-d", "9.6", "-t", "default", "-i", "AlmaLinux-9-Azure-9.6-20250522.0.x86_64.raw", "-f")
     assert result.returncode == 2
     assert "gallery-publisher submit IMAGE_URL --no-dry-run" in result.stderr
     assert result.stdout == ""
