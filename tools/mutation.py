@@ -78,6 +78,7 @@ FAST_TESTS = (
     "tests/unit/test_job_request_rules.py",
     "tests/unit/test_source_policy_rules.py",
     "tests/unit/test_report_rules.py",
+    "tests/unit/test_error_codes.py",
 )
 SECONDS_PER_MUTANT = 60
 # Marks a line where every mutant is equivalent; the reason follows the colon.

@@ -81,31 +81,34 @@ def test_ip_literals_and_odd_hosts_are_refused_before_any_lookup(url: str) -> No
 @pytest.mark.parametrize(
     ("address", "reason"),
     [
-        ("127.0.0.1", "loopback"),
-        ("::1", "loopback"),
-        ("::ffff:127.0.0.1", "loopback"),
-        ("0.0.0.0", "unspecified"),
-        ("::", "unspecified"),
-        ("169.254.169.254", "link-local"),
-        ("fe80::1", "link-local"),
-        ("::ffff:169.254.169.254", "link-local"),
-        ("224.0.0.251", "multicast"),
-        ("ff02::1", "multicast"),
-        ("10.1.2.3", "private"),
-        ("172.16.0.1", "private"),
-        ("192.168.1.1", "private"),
-        ("fc00::1", "private"),
-        ("2002:a00:1::1", "private"),  # 6to4 wrapping 10.0.0.1
-        ("64:ff9b::a9fe:a9fe", "link-local"),  # NAT64 wrapping 169.254.169.254
-        ("240.0.0.1", "private"),  # reserved, which Python also counts as private
+        ("127.0.0.1", "a loopback address"),
+        ("::1", "a loopback address"),
+        ("::ffff:127.0.0.1", "a loopback address"),
+        ("0.0.0.0", "the unspecified address"),
+        ("::", "the unspecified address"),
+        ("169.254.169.254", "a link-local address (cloud metadata lives there)"),
+        ("fe80::1", "a link-local address (cloud metadata lives there)"),
+        ("::ffff:169.254.169.254", "a link-local address (cloud metadata lives there)"),
+        ("224.0.0.251", "a multicast address"),
+        ("ff02::1", "a multicast address"),
+        ("10.1.2.3", "a private address"),
+        ("172.16.0.1", "a private address"),
+        ("192.168.1.1", "a private address"),
+        ("fc00::1", "a private address"),
+        ("2002:a00:1::1", "a private address"),  # 6to4 wrapping 10.0.0.1
+        (
+            "64:ff9b::a9fe:a9fe",
+            "a link-local address (cloud metadata lives there)",
+        ),  # NAT64 wrapping 169.254.169.254
+        ("240.0.0.1", "a private address"),  # reserved, which Python also counts as private
         ("100.64.0.1", "not a public address"),  # carrier-grade NAT
-        ("192.0.2.1", "private"),  # documentation
-        ("fec0::1", "site-local"),  # deprecated site-local, which Python counts as global
+        ("192.0.2.1", "a private address"),  # documentation
+        ("fec0::1", "a site-local address"),  # deprecated site-local, which Python counts as global
     ],
 )
 def test_internal_addresses_are_refused(address: str, reason: str) -> None:
     problem = address_problem(ipaddress.ip_address(address), local_mode=False)
-    assert problem is not None and reason in problem
+    assert problem == reason
 
 
 @pytest.mark.parametrize("address", ["52.216.8.1", "2600:1f18::1", "::ffff:52.216.8.1"])

@@ -78,3 +78,38 @@ def test_the_timestamp_counts_seconds_since_2000_01_01_utc() -> None:
     expected = (datetime.now(UTC) - datetime(2000, 1, 1, tzinfo=UTC)).total_seconds()
     stamped = vhd.parse_footer(vhd.build_footer(1048576)).timestamp
     assert abs(stamped - expected) < 60
+
+
+def _dynamic_footer(disk_type: int = 3, cookie: bytes = b"conectix") -> bytes:
+    """A footer as the VHD specification lays out a dynamic disk's: disk type 3 at bytes 60-63, data
+    offset 512 (the dynamic header follows the footer copy), the checksum summed here independently of
+    the module: the one's complement of every byte but the checksum's own four."""
+    footer = bytearray(vhd.build_footer(4 * 1048576))
+    footer[0:8] = cookie
+    footer[16:24] = struct.pack(">Q", 512)
+    footer[60:64] = struct.pack(">I", disk_type)
+    footer[64:68] = bytes(4)
+    footer[64:68] = struct.pack(">I", ~sum(footer) & 0xFFFFFFFF)
+    return bytes(footer)
+
+
+def test_a_valid_dynamic_disk_footer_is_recognised_as_dynamic() -> None:
+    assert vhd.is_dynamic_footer(_dynamic_footer()) is True
+
+
+@pytest.mark.parametrize(
+    ("footer", "why"),
+    [
+        (vhd.build_footer(4 * 1048576), "a fixed disk"),
+        (_dynamic_footer(disk_type=4), "a differencing disk"),
+        (_dynamic_footer(cookie=b"notavhd!"), "no conectix cookie"),
+        (_dynamic_footer()[:511], "one byte short"),
+        (_dynamic_footer() + b"\0", "one byte long"),
+        (
+            _dynamic_footer()[:100] + bytes([_dynamic_footer()[100] ^ 1]) + _dynamic_footer()[101:],
+            "bad checksum",
+        ),
+    ],
+)
+def test_anything_else_is_not_taken_for_a_dynamic_disk(footer: bytes, why: str) -> None:
+    assert vhd.is_dynamic_footer(footer) is False, why
