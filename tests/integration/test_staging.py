@@ -99,13 +99,18 @@ def content_md5(properties: BlobProperties) -> str:
     return bytes(md5).hex()
 
 
-def nonzero_chunks(image: bytes, disk_size: int, chunk: int) -> list[tuple[int, int]]:
+def data_pages_by_chunk(image: bytes, disk_size: int, chunk: int) -> list[tuple[int, int]]:
+    """The Put Page ranges expected: per chunk with data, from the page of its first non-zero byte
+    to the end of the page of its last (inclusive ends, as the service reports them)."""
     padded = image + bytes(disk_size - len(image))
-    return [
-        (start, min(start + chunk, disk_size) - 1)
-        for start in range(0, disk_size, chunk)
-        if any(padded[start : start + chunk])
-    ]
+    ranges = []
+    for start in range(0, disk_size, chunk):
+        piece = padded[start : start + chunk]
+        if any(piece):
+            first = len(piece) - len(piece.lstrip(b"\0"))
+            last = len(piece.rstrip(b"\0")) - 1
+            ranges.append((start + first // 512 * 512, start + (last // 512 + 1) * 512 - 1))
+    return ranges
 
 
 @pytest.mark.parametrize("chunk_size", [MAX_PUT_PAGE, MIB, 64 * 1024])
@@ -140,7 +145,7 @@ def test_staged_blob_is_qemu_imgs_vhd_with_md5_and_only_nonzero_pages(
     assert result.source_sha256 == hashlib.sha256(raw[1]).hexdigest()
 
     disk_size = vhd.padded_disk_size(RAW_SIZE)
-    expected_pages = [*nonzero_chunks(raw[1], disk_size, chunk_size), (disk_size, disk_size + 511)]
+    expected_pages = [*data_pages_by_chunk(raw[1], disk_size, chunk_size), (disk_size, disk_size + 511)]
     sent = recorder.put_pages()
     assert sorted(sent) == expected_pages
     assert sent[-1] == (disk_size, disk_size + 511), "the footer goes last"

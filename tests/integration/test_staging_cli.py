@@ -49,9 +49,10 @@ def test_stage_prints_progress_and_a_json_summary(
     assert summary["blob_url"] == blob.url
     assert summary["md5"] == hashlib.md5(data).hexdigest()
     assert summary["size"] == len(data) == 9 * MIB + 512
-    # Chunks of 4 MiB: [0, 4) has data, [4, 8) is zeros, [8, 9) has data; then the footer.
-    assert summary["uploaded_bytes"] == 4 * MIB + MIB + 512
-    assert summary["skipped_bytes"] == 4 * MIB
+    # Chunks of 4 MiB: [0, 4) has data in its first MiB, [4, 8) is zeros, [8, 9) has data in its
+    # first 4096 bytes; only those pages are written, then the footer.
+    assert summary["uploaded_bytes"] == MIB + 4096 + 512
+    assert summary["skipped_bytes"] == 9 * MIB - MIB - 4096
     assert set(summary) == {"blob_url", "md5", "size", "uploaded_bytes", "skipped_bytes", "seconds"}
     assert "read 9.0 MiB of 9.0 MiB" in captured.err and "ETA" in captured.err
     assert "s3cr3t" not in captured.out + captured.err
