@@ -12,7 +12,7 @@ answers a repeated request for a running job with that job (409), so a retry nev
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any, ClassVar, TypeVar
@@ -99,7 +99,7 @@ class JobStatus:
         return self.runtime_status == "Completed" and self.outcome in ("published", "dry_run")
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> JobStatus:
+    def from_json(cls, data: Mapping[str, Any]) -> JobStatus:
         return cls(
             instance_id=data["instance_id"],
             runtime_status=data["runtime_status"],

@@ -9,6 +9,7 @@ The records travel through Durable Functions as plain JSON, so each has to_json/
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -46,7 +47,7 @@ class VersionOutcome:
         return asdict(self)
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> VersionOutcome:
+    def from_json(cls, data: Mapping[str, Any]) -> VersionOutcome:
         regions = tuple(RegionState(**r) for r in data.get("regions", ()))
         return cls(**{**data, "regions": regions})
 
@@ -81,7 +82,7 @@ class JobResult:
         }
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> JobResult:
+    def from_json(cls, data: Mapping[str, Any]) -> JobResult:
         return cls(
             plan=data["plan"],
             outcome=data["outcome"],
