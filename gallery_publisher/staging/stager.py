@@ -301,7 +301,7 @@ class _Upload:
                     end = offset + len(chunk)
                     digest.update(chunk)
                     skipped += len(chunk) - (data_end - data_start)
-                    if data_end:
+                    if data_end > data_start:
                         if len(in_flight) >= self.options.buffered_chunks:
                             done, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
                             for future in done:
@@ -327,9 +327,10 @@ class _Upload:
         """The chunk at `offset` and its data_span. An all-zero chunk is replaced by one shared buffer
         of zeros, so that the bytes read are freed at once."""
         chunk = self._read_chunk(offset)
-        # A bytes comparison is a memcmp: ~0.15 ms per 4 MiB, where any() takes ~20 ms.
-        zeros = self.zeros if len(chunk) == len(self.zeros) else bytes(len(chunk))
-        return (zeros, (0, 0)) if chunk == zeros else (chunk, data_span(chunk))
+        span = data_span(chunk)
+        if span == (0, 0):
+            return (self.zeros if len(chunk) == len(self.zeros) else bytes(len(chunk))), span
+        return chunk, span
 
     def _fetched_progress(self, disk_offset: int) -> int:
         """Bytes of the source as fetched that the disk up to `disk_offset` stands for (progress)."""
@@ -472,6 +473,7 @@ def data_span(chunk: bytes) -> tuple[int, int]:
 
     Only that span needs a Put Page. Zero pages inside it are written: splitting a chunk into several
     calls costs a request each, and images hold few such holes compared with zeros at the edges."""
+    # bytes.startswith(zeros, at) is a memcmp in place, no copy: ~0.1 ms for 4 MiB of zeros here.
     size = len(chunk)
     start = 0
     while chunk.startswith(_ZERO_BLOCK, start):
