@@ -59,7 +59,14 @@ unit: $(VENV)/.installed
 # The benchmarks: parallel versions, and staging against the MD5 floor and the old pipeline (issue 12).
 BENCH_ARGS ?=
 
-bench: setup
+# Azurite 3.36.0 beside the stack's 3.37.0: see "Storage" in bench/stage_vs_old_pipeline.py.
+BENCH_AZURITE := bench/azurite-3.36
+
+$(BENCH_AZURITE)/node_modules/.installed: $(BENCH_AZURITE)/package.json $(BENCH_AZURITE)/package-lock.json
+	npm ci --prefix $(BENCH_AZURITE) --no-audit --no-fund --loglevel=error
+	touch $@
+
+bench: setup $(BENCH_AZURITE)/node_modules/.installed
 	$(BIN)/python -m bench.parallel_versions
 	$(BIN)/python -m bench.stage_vs_old_pipeline $(BENCH_ARGS)
 

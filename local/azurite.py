@@ -20,6 +20,7 @@ ACCOUNT_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1
 class Azurite:
     port: int
     location: Path
+    pid: int  # the node process itself (the bin script execs node), for benchmarks' CPU accounting
 
     @property
     def blob_endpoint(self) -> str:
@@ -34,14 +35,17 @@ class Azurite:
 
 
 @contextmanager
-def run_azurite(location: Path, port: int | None = None) -> Iterator[Azurite]:
-    """Run Azurite's blob service until the block ends; its data lives under `location`."""
-    if not AZURITE_BIN.exists():
-        raise FileNotFoundError(f"{AZURITE_BIN} is missing: run `make setup` (npm ci) first")
+def run_azurite(location: Path, port: int | None = None, binary: Path = AZURITE_BIN) -> Iterator[Azurite]:
+    """Run Azurite's blob service until the block ends; its data lives under `location`.
+    `binary` is the stack's Azurite unless a benchmark names another release."""
+    if not binary.exists():
+        raise FileNotFoundError(
+            f"{binary} is missing: run `make setup` (`make bench` for the benchmark's) first"
+        )
     port = port or free_port()
     location.mkdir(parents=True, exist_ok=True)
     args = [
-        str(AZURITE_BIN),
+        str(binary),
         "--blobHost",
         "127.0.0.1",
         "--blobPort",
@@ -55,6 +59,6 @@ def run_azurite(location: Path, port: int | None = None) -> Iterator[Azurite]:
     process = start_group(args, location / "azurite.log")
     try:
         wait_for_port(port, process)
-        yield Azurite(port=port, location=location)
+        yield Azurite(port=port, location=location, pid=process.pid)
     finally:
         stop_group(process)
