@@ -49,6 +49,10 @@ from local.source_server import Faults, SourceServer
 REPO = Path(__file__).resolve().parent.parent
 RAW_NAME = "AlmaLinux-9-Azure-9.6-20250522.0.x86_64.raw"
 CONTAINER = "bench-vhds"
+# The images, as paths under the served directory (also their paths on the source server).
+IMAGE = f"almalinux-images/{RAW_NAME}"  # 8 GiB with data
+NO_DATA = f"no-data/{RAW_NAME}"  # the same size, all zero
+SMALL = f"small/{RAW_NAME}"  # 1 GiB with data, for the drop and the old pipeline
 ONE_CORE = ["taskset", "-c", "0"]
 
 
@@ -202,7 +206,7 @@ def storage_idle(
 ) -> dict[str, object]:
     """The same size with no data: Azurite receives only the footer, so what is left is our own cost
     against the floor's, without the storage's CPU on the same two cores (in Azure it is elsewhere)."""
-    url = server.url_for(f"no-data/{RAW_NAME}")
+    url = server.url_for(NO_DATA)
     run_process(floor_command(url, False))  # page cache warm
     return floor_and_ours(url, env, options.runs, False, "idle", storage_pid)
 
@@ -213,8 +217,8 @@ def dropped_vs_old(
     """1 GiB, 78 MiB of data: ours through a drop at 30 % against the old pipeline from a local file.
     The MD5 floor of the same stream is measured too: old/floor is the most that any stager which
     hashes every byte could reach here."""
-    raw = work / "served" / "small" / RAW_NAME
-    url = server.url_for(f"small/{RAW_NAME}")
+    raw = work / "served" / SMALL
+    url = server.url_for(SMALL)
     run_process(floor_command(url, False))  # page cache warm
     ours, old, floors = [], [], []
     for index in range(options.runs):
@@ -247,16 +251,14 @@ def benchmark(options: argparse.Namespace) -> dict[str, Any]:
     shutil.rmtree(work, ignore_errors=True)
     served = work / "served"
     print(f"generating a {options.size_gib} GiB sparse RAW with {options.data_mib} MiB of data", flush=True)
-    make_sparse_raw(served / "almalinux-images" / RAW_NAME, options.size_gib * GIB, options.data_mib * MIB,
-                    options.regions)  # fmt: skip
-    make_sparse_raw(served / "no-data" / RAW_NAME, options.size_gib * GIB, 0, 1)
-    make_sparse_raw(served / "small" / RAW_NAME, options.small_gib * GIB, options.small_data_mib * MIB,
-                    options.regions)  # fmt: skip
+    make_sparse_raw(served / IMAGE, options.size_gib * GIB, options.data_mib * MIB, options.regions)
+    make_sparse_raw(served / NO_DATA, options.size_gib * GIB, 0, 1)
+    make_sparse_raw(served / SMALL, options.small_gib * GIB, options.small_data_mib * MIB, options.regions)
     results: dict[str, object] = {"size_gib": options.size_gib, "data_mib": options.data_mib,
                                   "cpus": os.cpu_count(), "load_average": os.getloadavg()}  # fmt: skip
     try:
         with SourceServer(served) as server:
-            url = server.url_for(f"almalinux-images/{RAW_NAME}")
+            url = server.url_for(IMAGE)
             # The first read of a new sparse file fills the page cache and is much slower than the
             # next ones; read it once untimed so that no contender pays for it.
             run_process(floor_command(url, False))
